@@ -1,0 +1,59 @@
+# Hearth: the two commands are `make run` and `make test` (see README.md).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PYTHON     ?= /usr/bin/python3
+JOBS       ?= $(shell nproc)
+DATA_DIR   ?= ./data
+LISTEN     ?= 127.0.0.1:8080
+
+.PHONY: all build deps run test test-unit test-e2e asan format clean
+
+all: build
+
+deps:
+	@tools/deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_WERROR=$(if $(CI),ON,OFF) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# The sanitizer build the end-to-end tests also run against.
+asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHEARTH_WERROR=ON \
+		-DHEARTH_SANITIZE=address,undefined >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+run: deps build
+	@echo ""
+	@echo "Hearth is starting on http://$(LISTEN) with its data in $(DATA_DIR)."
+	@echo "Create an account, then use the token it prints as the Authorization header:"
+	@echo "  curl -s -XPOST http://$(LISTEN)/api/v10/auth/register \\"
+	@echo "       -H 'Content-Type: application/json' -d '{\"username\":\"alice\",\"password\":\"a long password\"}'"
+	@echo "Log in again later with POST /api/v10/auth/login {\"login\":\"alice\",\"password\":...}."
+	@echo "Stop it with Ctrl-C."
+	@echo ""
+	@$(BUILD)/hearthd --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+test: deps
+	@$(MAKE) --no-print-directory build BUILD=$(BUILD) CI=1
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-e2e
+
+test-unit:
+	@cd $(BUILD) && ctest -L unit --output-on-failure
+	@cd $(ASAN_BUILD) && ctest -L unit --output-on-failure
+
+# End-to-end tests run against the optimised build and again against the sanitizer build.
+test-e2e:
+	@HEARTHD=$(CURDIR)/$(BUILD)/hearthd HEARTHCTL=$(CURDIR)/$(BUILD)/hearthctl \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+	@HEARTHD=$(CURDIR)/$(ASAN_BUILD)/hearthd HEARTHCTL=$(CURDIR)/$(ASAN_BUILD)/hearthctl \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,257 @@
+/*
+ * DESIGN: libmicrohttpd runs a small pool of epoll threads. A request's body is collected
+ * (bounded by max-body-bytes), then routed. Reads answer at once. A write suspends the
+ * connection and goes to the core's writer thread; when its group commits, the writer
+ * builds the response into the request and resumes the connection, and libmicrohttpd
+ * calls us once more to send it. So an HTTP thread never waits for an fsync, and every
+ * write that arrives while a commit is in flight joins the next group.
+ */
+#include "capi_internal.h"
+#include "hs_log.h"
+#include "hs_util.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { REQ_NEW, REQ_PENDING, REQ_READY };
+
+static void req_free(capi_req *req)
+{
+    if (req->op_free)
+        req->op_free(req->op);
+    json_decref(req->resp);
+    json_decref(req->form_errors);
+    hs_buf_release(&req->body);
+    free(req->path);
+    free(req);
+}
+
+static enum MHD_Result send_response(capi_req *req)
+{
+    struct MHD_Response *r;
+    if (req->resp) {
+        char *text = json_dumps(req->resp, JSON_COMPACT);
+        HS_ASSERT(text);
+        r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    } else {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    enum MHD_Result ret = MHD_queue_response(req->conn, req->status ? req->status : 500, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Splits off "/api/v10" or "/api/v9"; returns the rest ("/channels/1") or NULL. */
+static const char *api_path(const char *url)
+{
+    if (strncmp(url, "/api/v10/", 9) == 0)
+        return url + 8;
+    if (strncmp(url, "/api/v9/", 8) == 0)
+        return url + 7;
+    return NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    capi_server *srv = cls;
+    capi_req *req = *con_cls;
+    (void)version;
+
+    if (!req) {
+        req = hs_xcalloc(1, sizeof(*req));
+        req->srv = srv;
+        req->conn = conn;
+        req->method = method;
+        hs_buf_init(&req->body);
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!req->body_too_large) {
+            if (req->body.len + *upload_data_size > (size_t)srv->cfg->max_body_bytes) {
+                req->body_too_large = 1;
+                hs_buf_release(&req->body);
+            } else {
+                hs_buf_add(&req->body, upload_data, *upload_data_size);
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->state == REQ_PENDING)
+        return MHD_YES; /* resumed spuriously before the write finished: keep waiting */
+    if (req->state == REQ_READY)
+        return send_response(req);
+
+    if (strcmp(url, "/healthz") == 0) {
+        capi_respond(req, 200, json_pack("{s:s}", "status", "ok"));
+    } else if (req->body_too_large) {
+        capi_respond_code(req, 413, 40005, "Request entity too large");
+    } else {
+        const char *p = api_path(url);
+        if (!p) {
+            capi_respond_code(req, 404, 0, "404: Not Found");
+        } else {
+            req->path = hs_xstrdup(p);
+            capi_route(req);
+        }
+    }
+    if (req->state == REQ_PENDING)
+        return MHD_YES;
+    return send_response(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    capi_req *req = *con_cls;
+    if (req)
+        req_free(req);
+    *con_cls = NULL;
+}
+
+static void resume(capi_req *req)
+{
+    capi_server *srv = req->srv;
+    req->state = REQ_READY;
+    MHD_resume_connection(req->conn);
+    atomic_fetch_sub(&srv->suspended, 1);
+}
+
+static int write_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    capi_req *req = arg;
+    return req->write_fn(txn, req->op, err);
+}
+
+static void write_done(void *arg, int rc, const hs_error *err)
+{
+    capi_req *req = arg;
+    req->finish(req, rc, err);
+    resume(req);
+}
+
+void capi_write(capi_req *req, hs_write_fn fn, void *op, void (*op_free)(void *),
+                capi_finish finish)
+{
+    req->op = op;
+    req->op_free = op_free;
+    req->finish = finish;
+    req->write_fn = fn;
+    req->state = REQ_PENDING;
+    atomic_fetch_add(&req->srv->suspended, 1);
+    /* Suspend before queueing: the writer may finish (and resume) before we return. */
+    MHD_suspend_connection(req->conn);
+    hs_writer_submit(hs_core_writer(req->srv->core), write_fn, write_done, req);
+}
+
+static void job_main(void *arg)
+{
+    capi_req *req = arg;
+    req->job(req);
+    resume(req);
+}
+
+void capi_run_job(capi_req *req, capi_job job)
+{
+    req->job = job;
+    req->state = REQ_PENDING;
+    atomic_fetch_add(&req->srv->suspended, 1);
+    MHD_suspend_connection(req->conn);
+    hs_pool_submit(hs_core_pool(req->srv->core), job_main, req);
+}
+
+hs_db *capi_read_db(capi_req *req)
+{
+    hs_error err;
+    hs_db *db = hs_core_read_db(req->srv->core, &err);
+    if (!db)
+        capi_respond_error(req, HS_EIO, &err);
+    return db;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    hs_log(HS_LOG_WARN, "http", "%s", line);
+}
+
+int capi_server_new(capi_server **out, hs_core *core, hs_error *err)
+{
+    const hs_config *cfg = hs_core_config(core);
+    char host[256];
+    int port;
+    int rc = hs_config_listen_addr(cfg, host, sizeof(host), &port, err);
+    if (rc < 0)
+        return rc;
+
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    int gai = getaddrinfo(host, portstr, &hints, &ai);
+    if (gai != 0)
+        return hs_error_set(err, HS_EINVAL, "cannot resolve listen host '%s': %s", host,
+                            gai_strerror(gai));
+
+    capi_server *srv = hs_xcalloc(1, sizeof(*srv));
+    srv->core = core;
+    srv->cfg = cfg;
+    atomic_init(&srv->suspended, 0);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                         srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
+                         (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                         (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)cfg->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!srv->daemon) {
+        free(srv);
+        return hs_error_set(err, HS_EIO, "cannot listen on %s (in use, or not allowed?)",
+                            cfg->listen);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : port;
+    *out = srv;
+    return 0;
+}
+
+int capi_server_port(capi_server *srv)
+{
+    return srv->port;
+}
+
+void capi_server_free(capi_server *srv)
+{
+    if (!srv)
+        return;
+    MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    /* Requests in flight finish (their writes commit and their responses go out) before
+     * the daemon stops: stopping with suspended connections would drop them. */
+    for (int i = 0; i < 3000 && atomic_load(&srv->suspended) > 0; i++)
+        usleep(10000);
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

@@ -1,0 +1,137 @@
+/*
+ * capi_internal.h: what the client-API modules share: the request being served, the route
+ * table, and helpers for JSON input, output and errors. Not a public header.
+ *
+ * A capi_req lives from the first byte of a request until libmicrohttpd reports it
+ * completed. It belongs to the HTTP thread serving it, except while it is suspended for a
+ * write or a pool job: then the writer (or pool) thread owns it until it resumes the
+ * connection.
+ */
+#ifndef CAPI_INTERNAL_H
+#define CAPI_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "capi.h"
+#include "hs_accounts.h"
+#include "hs_buf.h"
+
+struct capi_server {
+    hs_core *core;
+    const hs_config *cfg;
+    struct MHD_Daemon *daemon;
+    atomic_int suspended; /* requests waiting on the writer or the pool */
+    int port;
+};
+
+typedef struct capi_req capi_req;
+typedef void (*capi_handler)(capi_req *req);
+/* Runs on the writer thread after the write committed or failed: build the response. */
+typedef void (*capi_finish)(capi_req *req, int rc, const hs_error *err);
+/* Runs on a pool thread; may block; builds the response. */
+typedef void (*capi_job)(capi_req *req);
+
+#define CAPI_MAX_PARAMS 4
+
+struct capi_req {
+    capi_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    char *path; /* the request path after /api/vN, without the query */
+    hs_buf body;
+    int body_too_large;
+
+    uint64_t params[CAPI_MAX_PARAMS]; /* snowflakes from the path, in order */
+    int nparams;
+    struct hs_user user; /* the authenticated caller */
+
+    /* The pending write or job. */
+    void *op;
+    void (*op_free)(void *op);
+    hs_write_fn write_fn;
+    capi_finish finish;
+    capi_job job;
+    int state; /* enum in capi_http.c */
+
+    /* The response. */
+    unsigned status;
+    json_t *resp;        /* NULL: empty body */
+    json_t *form_errors; /* collected 50035 errors */
+};
+
+/* Routing (capi_routes.c). */
+void capi_route(capi_req *req);
+
+/* Responding (capi_json.c). Each sets status and body; the last call wins. */
+void capi_respond(capi_req *req, unsigned status, json_t *body /* takes; NULL for none */);
+void capi_respond_code(capi_req *req, unsigned status, int code, const char *message);
+/* Maps a core error to its wire form (spec/client-api.md §3). */
+void capi_respond_error(capi_req *req, int rc, const hs_error *err);
+
+/*
+ * Form validation: capi_form_error records one field error (dotted path); capi_form_failed
+ * answers 50035 with every recorded error and returns 1 when there were any.
+ */
+void capi_form_error(capi_req *req, const char *field, const char *code, const char *message);
+int capi_form_failed(capi_req *req);
+
+/* Parses the body as a JSON object: returns new JSON, or NULL after answering 50109. */
+json_t *capi_body_object(capi_req *req);
+/*
+ * Field readers. Each returns 0 when the field is absent (leaving *out alone), 1 when it
+ * was read, and -1 after recording a form error (wrong type or range).
+ */
+int capi_get_string(capi_req *req, json_t *obj, const char *field, const char **out);
+int capi_get_int(capi_req *req, json_t *obj, const char *field, long min, long max, int *out);
+int capi_get_bool(capi_req *req, json_t *obj, const char *field, int *out);
+/* A snowflake given as a decimal string (or an integer). */
+int capi_get_id(capi_req *req, json_t *obj, const char *field, uint64_t *out);
+/* Records BASE_TYPE_REQUIRED for field. */
+void capi_form_required(capi_req *req, const char *field);
+
+/* Query parameters: same return convention. */
+int capi_query_id(capi_req *req, const char *name, uint64_t *out);
+int capi_query_int(capi_req *req, const char *name, long min, long max, int *out);
+const char *capi_query(capi_req *req, const char *name);
+
+/*
+ * Hands a write to the writer thread: suspends the connection and queues fn(op). finish
+ * runs after the commit and builds the response; then the connection resumes. op (with
+ * op_free, which may be NULL) is owned by the request from here on.
+ */
+void capi_write(capi_req *req, hs_write_fn fn, void *op, void (*op_free)(void *),
+                capi_finish finish);
+/* Runs job(req) on the pool with the connection suspended. */
+void capi_run_job(capi_req *req, capi_job job);
+
+/* The calling HTTP thread's read connection; answers 500 and returns NULL on failure. */
+hs_db *capi_read_db(capi_req *req);
+
+/* Handlers (capi_accounts.c, capi_guilds.c, capi_messages.c). */
+void capi_register(capi_req *req);
+void capi_login(capi_req *req);
+void capi_me(capi_req *req);
+void capi_user_get(capi_req *req);
+void capi_app_create(capi_req *req);
+void capi_app_get(capi_req *req);
+void capi_app_me(capi_req *req);
+void capi_app_reset(capi_req *req);
+void capi_oauth2_authorize(capi_req *req);
+
+void capi_guild_create(capi_req *req);
+void capi_guild_get(capi_req *req);
+void capi_my_guilds(capi_req *req);
+void capi_channels_get(capi_req *req);
+void capi_channel_create(capi_req *req);
+void capi_channel_get(capi_req *req);
+
+void capi_message_create(capi_req *req);
+void capi_messages_get(capi_req *req);
+void capi_message_get(capi_req *req);
+void capi_message_edit(capi_req *req);
+void capi_message_delete(capi_req *req);
+
+#endif

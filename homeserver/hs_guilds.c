@@ -1,0 +1,459 @@
+#include "hs_guilds.h"
+#include "hs_accounts.h"
+#include "hs_perm.h"
+#include "hs_util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
+}
+
+static json_t *role_json_row(sqlite3_stmt *s)
+{
+    /* Columns: id, name, permissions, position, color, hoist, mentionable, managed, bot_id */
+    char perms[24];
+    snprintf(perms, sizeof(perms), "%" PRIu64, (uint64_t)sqlite3_column_int64(s, 2));
+    int color = sqlite3_column_int(s, 4);
+    json_t *r =
+        json_pack("{s:o, s:s, s:i, s:{s:i, s:n, s:n}, s:b, s:n, s:n, s:i, s:s, s:b, s:b, s:i}",
+                  "id", hs_json_id(hs_col_id(s, 0)), "name", hs_col_text(s, 1), "color", color,
+                  "colors", "primary_color", color, "secondary_color", "tertiary_color", "hoist",
+                  sqlite3_column_int(s, 5), "icon", "unicode_emoji", "position",
+                  sqlite3_column_int(s, 3), "permissions", perms, "managed",
+                  sqlite3_column_int(s, 7), "mentionable", sqlite3_column_int(s, 6), "flags", 0);
+    HS_ASSERT(r);
+    if (sqlite3_column_type(s, 8) != SQLITE_NULL)
+        json_object_set_new(r, "tags", json_pack("{s:o}", "bot_id", hs_json_id(hs_col_id(s, 8))));
+    return r;
+}
+
+#define ROLE_COLUMNS "id, name, permissions, position, color, hoist, mentionable, managed, bot_id"
+
+static json_t *role_json(hs_db *db, uint64_t role_id)
+{
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT " ROLE_COLUMNS " FROM roles WHERE id = ?");
+    hs_bind_id(s, 1, role_id);
+    json_t *r = sqlite3_step(s) == SQLITE_ROW ? role_json_row(s) : NULL;
+    sqlite3_reset(s);
+    return r;
+}
+
+json_t *hs_guild_json(hs_db *db, uint64_t guild_id, int with_counts)
+{
+    sqlite3_stmt *s =
+        hs_db_stmt(db, "SELECT name, owner_id, system_channel_id FROM guilds WHERE id = ?");
+    hs_bind_id(s, 1, guild_id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return NULL;
+    }
+    json_t *g = json_pack(
+        "{s:o, s:s, s:n, s:n, s:n, s:o, s:n, s:i, s:i, s:i, s:i, s:[], s:[], s:i, s:n, s:o, s:i, "
+        "s:n, s:i, s:n, s:n, s:n, s:i, s:i, s:s, s:n, s:i, s:[], s:b}",
+        "id", hs_json_id(guild_id), "name", hs_col_text(s, 0), "icon", "splash", "discovery_splash",
+        "owner_id", hs_json_id(hs_col_id(s, 1)), "afk_channel_id", "afk_timeout", 300,
+        "verification_level", 0, "default_message_notifications", 0, "explicit_content_filter", 0,
+        "emojis", "features", "mfa_level", 0, "application_id", "system_channel_id",
+        hs_json_id_or_null(hs_col_id(s, 2)), "system_channel_flags", 0, "rules_channel_id",
+        "max_members", 250000, "vanity_url_code", "description", "banner", "premium_tier", 0,
+        "premium_subscription_count", 0, "preferred_locale", "en-US", "public_updates_channel_id",
+        "nsfw_level", 0, "stickers", "premium_progress_bar_enabled", 0);
+    sqlite3_reset(s);
+    HS_ASSERT(g);
+
+    json_t *roles = json_array();
+    s = hs_db_stmt(db,
+                   "SELECT " ROLE_COLUMNS " FROM roles WHERE guild_id = ? ORDER BY position, id");
+    hs_bind_id(s, 1, guild_id);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        json_array_append_new(roles, role_json_row(s));
+    sqlite3_reset(s);
+    json_object_set_new(g, "roles", roles);
+
+    if (with_counts) {
+        s = hs_db_stmt(db, "SELECT count(*) FROM members WHERE guild_id = ?");
+        hs_bind_id(s, 1, guild_id);
+        json_int_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        json_object_set_new(g, "approximate_member_count", json_integer(n));
+        /* Presence arrives with the gateway; until then nobody counts as online. */
+        json_object_set_new(g, "approximate_presence_count", json_integer(0));
+    }
+    return g;
+}
+
+json_t *hs_guild_list_for_user(hs_db *db, uint64_t user_id, uint64_t before, uint64_t after,
+                               int limit)
+{
+    sqlite3_stmt *s = hs_db_stmt(
+        db, "SELECT g.id, g.name, g.owner_id FROM members m JOIN guilds g ON g.id = m.guild_id "
+            "WHERE m.user_id = ?1 AND m.guild_id > ?2 AND m.guild_id < ?3 ORDER BY m.guild_id "
+            "LIMIT ?4");
+    hs_bind_id(s, 1, user_id);
+    hs_bind_id(s, 2, after);
+    sqlite3_bind_int64(s, 3, before ? (sqlite3_int64)before : INT64_MAX);
+    sqlite3_bind_int(s, 4, limit);
+    /* Collect first: computing permissions reuses statements of this connection. */
+    json_t *out = json_array();
+    uint64_t ids[200];
+    int n = 0;
+    while (n < limit && n < 200 && sqlite3_step(s) == SQLITE_ROW) {
+        ids[n++] = hs_col_id(s, 0);
+        json_array_append_new(out, json_pack("{s:o, s:s, s:n, s:n, s:b, s:[]}", "id",
+                                             hs_json_id(hs_col_id(s, 0)), "name", hs_col_text(s, 1),
+                                             "icon", "banner", "owner", hs_col_id(s, 2) == user_id,
+                                             "features"));
+    }
+    sqlite3_reset(s);
+    for (int i = 0; i < n; i++) {
+        uint64_t perms = 0;
+        char buf[24];
+        hs_perm_guild(db, ids[i], user_id, &perms, NULL);
+        snprintf(buf, sizeof(buf), "%" PRIu64, perms);
+        json_object_set_new(json_array_get(out, (size_t)i), "permissions", json_string(buf));
+    }
+    return out;
+}
+
+static int channel_row(hs_db *db, uint64_t channel_id, struct hs_channel *ch)
+{
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT guild_id, type, parent_id FROM channels WHERE id = ?");
+    hs_bind_id(s, 1, channel_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        ch->id = channel_id;
+        ch->guild_id = hs_col_id(s, 0);
+        ch->type = sqlite3_column_int(s, 1);
+        ch->parent_id = hs_col_id(s, 2);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int hs_channel_access(hs_db *db, uint64_t channel_id, uint64_t user_id, struct hs_channel *ch,
+                      uint64_t *perms, hs_error *err)
+{
+    if (channel_row(db, channel_id, ch) < 0)
+        return hs_error_reason(err, HS_ENOTFOUND, HS_R_UNKNOWN_CHANNEL, "Unknown Channel");
+    int rc = hs_perm_guild(db, ch->guild_id, user_id, perms, err);
+    if (rc == HS_ENOTFOUND) /* a channel whose guild is gone */
+        return hs_error_reason(err, HS_ENOTFOUND, HS_R_UNKNOWN_CHANNEL, "Unknown Channel");
+    if (rc < 0)
+        return rc;
+    if (!(*perms & HS_PERM_VIEW_CHANNEL))
+        return hs_error_reason(err, HS_EPERM, HS_R_MISSING_ACCESS, "Missing Access");
+    return 0;
+}
+
+#define CHANNEL_COLUMNS                                                                            \
+    "id, guild_id, type, name, position, parent_id, topic, nsfw, rate_limit_per_user, "            \
+    "last_message_id"
+
+static json_t *channel_json_row(sqlite3_stmt *s)
+{
+    int type = sqlite3_column_int(s, 2);
+    json_t *c =
+        json_pack("{s:o, s:i, s:o, s:s, s:i, s:[], s:o, s:i}", "id", hs_json_id(hs_col_id(s, 0)),
+                  "type", type, "guild_id", hs_json_id(hs_col_id(s, 1)), "name", hs_col_text(s, 3),
+                  "position", sqlite3_column_int(s, 4), "permission_overwrites", "parent_id",
+                  hs_json_id_or_null(hs_col_id(s, 5)), "flags", 0);
+    HS_ASSERT(c);
+    if (type == HS_CHANNEL_TEXT || type == HS_CHANNEL_VOICE) {
+        json_object_set_new(c, "nsfw", json_boolean(sqlite3_column_int(s, 7)));
+        json_object_set_new(c, "rate_limit_per_user", json_integer(sqlite3_column_int(s, 8)));
+        json_object_set_new(c, "last_message_id", hs_json_id_or_null(hs_col_id(s, 9)));
+    }
+    if (type == HS_CHANNEL_TEXT) {
+        const char *topic = hs_col_text(s, 6);
+        json_object_set_new(c, "topic", topic ? json_string(topic) : json_null());
+    }
+    if (type == HS_CHANNEL_VOICE) {
+        json_object_set_new(c, "bitrate", json_integer(64000));
+        json_object_set_new(c, "user_limit", json_integer(0));
+        json_object_set_new(c, "rtc_region", json_null());
+    }
+    return c;
+}
+
+json_t *hs_channel_json(hs_db *db, uint64_t channel_id)
+{
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT " CHANNEL_COLUMNS " FROM channels WHERE id = ?");
+    hs_bind_id(s, 1, channel_id);
+    json_t *c = sqlite3_step(s) == SQLITE_ROW ? channel_json_row(s) : NULL;
+    sqlite3_reset(s);
+    return c;
+}
+
+json_t *hs_channel_list(hs_db *db, uint64_t guild_id, uint64_t user_id)
+{
+    uint64_t perms = 0;
+    json_t *out = json_array();
+    if (hs_perm_guild(db, guild_id, user_id, &perms, NULL) < 0 || !(perms & HS_PERM_VIEW_CHANNEL))
+        return out;
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT " CHANNEL_COLUMNS
+                                     " FROM channels WHERE guild_id = ? ORDER BY position, id");
+    hs_bind_id(s, 1, guild_id);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        json_array_append_new(out, channel_json_row(s));
+    sqlite3_reset(s);
+    return out;
+}
+
+/* Folds a text channel name as Discord does: lower case, spaces become '-'. */
+static char *fold_channel_name(const char *name, int type)
+{
+    char *out = hs_xstrdup(name);
+    if (type != HS_CHANNEL_TEXT)
+        return out;
+    for (char *p = out; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+        else if (*p == ' ')
+            *p = '-';
+    }
+    return out;
+}
+
+static int insert_channel(hs_txn *txn, uint64_t id, uint64_t guild_id, int type, const char *name,
+                          int position, uint64_t parent_id, const char *topic, int nsfw,
+                          int rate_limit, hs_error *err)
+{
+    hs_db *db = hs_txn_db(txn);
+    sqlite3_stmt *s = hs_db_stmt(db, "INSERT INTO channels (id, guild_id, type, name, position, "
+                                     "parent_id, topic, nsfw, rate_limit_per_user) VALUES "
+                                     "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    hs_bind_id(s, 1, id);
+    hs_bind_id(s, 2, guild_id);
+    sqlite3_bind_int(s, 3, type);
+    hs_bind_text(s, 4, name);
+    sqlite3_bind_int(s, 5, position);
+    if (parent_id)
+        hs_bind_id(s, 6, parent_id);
+    hs_bind_text(s, 7, topic);
+    sqlite3_bind_int(s, 8, nsfw);
+    sqlite3_bind_int(s, 9, rate_limit);
+    return step_done(db, s, err, "storing a channel");
+}
+
+static int insert_member(hs_txn *txn, uint64_t guild_id, uint64_t user_id, hs_error *err)
+{
+    hs_db *db = hs_txn_db(txn);
+    sqlite3_stmt *s =
+        hs_db_stmt(db, "INSERT INTO members (guild_id, user_id, joined_at) VALUES (?, ?, ?)");
+    hs_bind_id(s, 1, guild_id);
+    hs_bind_id(s, 2, user_id);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)hs_txn_now_ms(txn));
+    return step_done(db, s, err, "storing a member");
+}
+
+static int insert_role(hs_txn *txn, uint64_t id, uint64_t guild_id, const char *name,
+                       uint64_t perms, int position, int managed, uint64_t bot_id, hs_error *err)
+{
+    hs_db *db = hs_txn_db(txn);
+    sqlite3_stmt *s = hs_db_stmt(db, "INSERT INTO roles (id, guild_id, name, permissions, "
+                                     "position, managed, bot_id) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    hs_bind_id(s, 1, id);
+    hs_bind_id(s, 2, guild_id);
+    hs_bind_text(s, 3, name);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)perms);
+    sqlite3_bind_int(s, 5, position);
+    sqlite3_bind_int(s, 6, managed);
+    if (bot_id)
+        hs_bind_id(s, 7, bot_id);
+    return step_done(db, s, err, "storing a role");
+}
+
+static int member_event(hs_txn *txn, uint64_t guild_id, uint64_t user_id, uint64_t actor_id,
+                        hs_error *err)
+{
+    json_t *m = hs_member_json(hs_txn_db(txn), guild_id, user_id);
+    HS_ASSERT(m);
+    json_object_set_new(m, "guild_id", hs_json_id(guild_id));
+    return hs_txn_event(txn, "GUILD_MEMBER_ADD", guild_id, 0, actor_id, m, err);
+}
+
+int hs_guild_create_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    struct hs_guild_create *op = arg;
+    hs_db *db = hs_txn_db(txn);
+    size_t len = hs_utf8_len(op->name, strlen(op->name));
+    if (len < 2 || len > 100)
+        return hs_error_form(err, "name", "BASE_TYPE_BAD_LENGTH",
+                             "Must be between 2 and 100 in length.");
+    uint64_t gid = hs_txn_new_id(txn);
+    uint64_t general = hs_txn_new_id(txn);
+    sqlite3_stmt *s = hs_db_stmt(db, "INSERT INTO guilds (id, name, owner_id, system_channel_id, "
+                                     "created_at) VALUES (?, ?, ?, ?, ?)");
+    hs_bind_id(s, 1, gid);
+    hs_bind_text(s, 2, op->name);
+    hs_bind_id(s, 3, op->owner_id);
+    hs_bind_id(s, 4, general);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)hs_txn_now_ms(txn));
+    int rc = step_done(db, s, err, "storing a guild");
+    if (rc == 0)
+        rc = insert_role(txn, gid, gid, "@everyone", HS_PERM_DEFAULT_EVERYONE, 0, 0, 0, err);
+    if (rc == 0)
+        rc = insert_channel(txn, general, gid, HS_CHANNEL_TEXT, "general", 0, 0, NULL, 0, 0, err);
+    if (rc == 0)
+        rc = insert_member(txn, gid, op->owner_id, err);
+    if (rc < 0)
+        return rc;
+    op->guild = hs_guild_json(db, gid, 0);
+    json_t *ev = json_deep_copy(op->guild);
+    json_t *channels = json_array();
+    json_array_append_new(channels, hs_channel_json(db, general));
+    json_object_set_new(ev, "channels", channels);
+    rc = hs_txn_event(txn, "GUILD_CREATE", gid, 0, op->owner_id, ev, err);
+    if (rc == 0)
+        rc = member_event(txn, gid, op->owner_id, op->owner_id, err);
+    return rc;
+}
+
+int hs_channel_create_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    struct hs_channel_create *op = arg;
+    hs_db *db = hs_txn_db(txn);
+    uint64_t perms;
+    int rc = hs_perm_guild(db, op->guild_id, op->actor_id, &perms, err);
+    if (rc < 0)
+        return rc;
+    if (!(perms & HS_PERM_MANAGE_CHANNELS))
+        return hs_error_reason(err, HS_EPERM, HS_R_MISSING_PERMISSIONS, "Missing Permissions");
+    if (op->type != HS_CHANNEL_TEXT && op->type != HS_CHANNEL_VOICE &&
+        op->type != HS_CHANNEL_CATEGORY)
+        return hs_error_form(err, "type", "BASE_TYPE_CHOICES", "Value must be one of {0, 2, 4}.");
+    size_t len = hs_utf8_len(op->name, strlen(op->name));
+    if (len < 1 || len > 100)
+        return hs_error_form(err, "name", "BASE_TYPE_BAD_LENGTH",
+                             "Must be between 1 and 100 in length.");
+    if (op->topic && hs_utf8_len(op->topic, strlen(op->topic)) > 1024)
+        return hs_error_form(err, "topic", "BASE_TYPE_MAX_LENGTH",
+                             "Must be 1024 or fewer in length.");
+    if (op->rate_limit_per_user < 0 || op->rate_limit_per_user > 21600)
+        return hs_error_form(err, "rate_limit_per_user", "NUMBER_TYPE_MAX",
+                             "int value should be between 0 and 21600.");
+    if (op->parent_id) {
+        struct hs_channel parent;
+        if (op->type == HS_CHANNEL_CATEGORY || channel_row(db, op->parent_id, &parent) < 0 ||
+            parent.guild_id != op->guild_id || parent.type != HS_CHANNEL_CATEGORY)
+            return hs_error_form(err, "parent_id", "CHANNEL_PARENT_INVALID",
+                                 "Not a category of this guild.");
+    }
+    int position = op->position;
+    if (position < 0) {
+        sqlite3_stmt *s = hs_db_stmt(
+            db, "SELECT coalesce(max(position) + 1, 0) FROM channels WHERE guild_id = ?");
+        hs_bind_id(s, 1, op->guild_id);
+        position = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+        sqlite3_reset(s);
+    }
+    char *name = fold_channel_name(op->name, op->type);
+    uint64_t id = hs_txn_new_id(txn);
+    rc = insert_channel(txn, id, op->guild_id, op->type, name, position, op->parent_id,
+                        op->type == HS_CHANNEL_TEXT ? op->topic : NULL, op->nsfw,
+                        op->type == HS_CHANNEL_CATEGORY ? 0 : op->rate_limit_per_user, err);
+    free(name);
+    if (rc < 0)
+        return rc;
+    op->channel = hs_channel_json(db, id);
+    return hs_txn_event(txn, "CHANNEL_CREATE", op->guild_id, id, op->actor_id,
+                        json_incref(op->channel), err);
+}
+
+int hs_bot_authorize_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    struct hs_bot_authorize *op = arg;
+    hs_db *db = hs_txn_db(txn);
+    struct hs_app app;
+    uint64_t perms;
+    int rc = hs_app_get(db, op->app_id, &app, err);
+    if (rc < 0)
+        return rc;
+    rc = hs_perm_guild(db, op->guild_id, op->actor_id, &perms, err);
+    if (rc < 0)
+        return rc;
+    if (!(perms & HS_PERM_MANAGE_GUILD) || (!app.bot_public && app.owner_id != op->actor_id))
+        return hs_error_reason(err, HS_EPERM, HS_R_MISSING_PERMISSIONS, "Missing Permissions");
+
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT 1 FROM members WHERE guild_id = ? AND user_id = ?");
+    hs_bind_id(s, 1, op->guild_id);
+    hs_bind_id(s, 2, app.bot_user_id);
+    int member = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_reset(s);
+    if (member) {
+        op->added = 0;
+        return 0;
+    }
+    rc = insert_member(txn, op->guild_id, app.bot_user_id, err);
+    if (rc < 0)
+        return rc;
+    if (op->permissions) {
+        uint64_t role_id = hs_txn_new_id(txn);
+        sqlite3_stmt *q = hs_db_stmt(db, "SELECT name FROM applications WHERE id = ?");
+        hs_bind_id(q, 1, app.id);
+        char *name = hs_xstrdup(sqlite3_step(q) == SQLITE_ROW ? hs_col_text(q, 0) : "bot");
+        sqlite3_reset(q);
+        q = hs_db_stmt(db, "SELECT coalesce(max(position) + 1, 1) FROM roles WHERE guild_id = ?");
+        hs_bind_id(q, 1, op->guild_id);
+        int position = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 1;
+        sqlite3_reset(q);
+        rc = insert_role(txn, role_id, op->guild_id, name, op->permissions & HS_PERM_ALL, position,
+                         1, app.bot_user_id, err);
+        free(name);
+        if (rc < 0)
+            return rc;
+        q = hs_db_stmt(db,
+                       "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (?, ?, ?)");
+        hs_bind_id(q, 1, op->guild_id);
+        hs_bind_id(q, 2, app.bot_user_id);
+        hs_bind_id(q, 3, role_id);
+        rc = step_done(db, q, err, "giving a role");
+        if (rc < 0)
+            return rc;
+        json_t *ev = json_pack("{s:o, s:o}", "guild_id", hs_json_id(op->guild_id), "role",
+                               role_json(db, role_id));
+        rc = hs_txn_event(txn, "GUILD_ROLE_CREATE", op->guild_id, 0, op->actor_id, ev, err);
+        if (rc < 0)
+            return rc;
+    }
+    op->added = 1;
+    return member_event(txn, op->guild_id, app.bot_user_id, op->actor_id, err);
+}
+
+json_t *hs_member_json(hs_db *db, uint64_t guild_id, uint64_t user_id)
+{
+    sqlite3_stmt *s =
+        hs_db_stmt(db, "SELECT nick, joined_at FROM members WHERE guild_id = ? AND user_id = ?");
+    hs_bind_id(s, 1, guild_id);
+    hs_bind_id(s, 2, user_id);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return NULL;
+    }
+    const char *nick = hs_col_text(s, 0);
+    json_t *m =
+        json_pack("{s:o, s:n, s:o, s:n, s:b, s:b, s:i, s:b, s:n}", "nick",
+                  nick ? json_string(nick) : json_null(), "avatar", "joined_at",
+                  hs_json_time((uint64_t)sqlite3_column_int64(s, 1)), "premium_since", "deaf", 0,
+                  "mute", 0, "flags", 0, "pending", 0, "communication_disabled_until");
+    sqlite3_reset(s);
+    HS_ASSERT(m);
+    json_t *roles = json_array();
+    s = hs_db_stmt(db, "SELECT role_id FROM member_roles WHERE guild_id = ? AND user_id = ?");
+    hs_bind_id(s, 1, guild_id);
+    hs_bind_id(s, 2, user_id);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        json_array_append_new(roles, hs_json_id(hs_col_id(s, 0)));
+    sqlite3_reset(s);
+    json_object_set_new(m, "roles", roles);
+    json_t *u = hs_user_json(db, user_id, 0);
+    json_object_set_new(m, "user", u ? u : json_null());
+    return m;
+}
