@@ -20,6 +20,8 @@ int capi_server_new(capi_server **out, hs_core *core, hs_error *err);
  * and answer), then stops the daemon. NULL is allowed.
  */
 void capi_server_free(capi_server *srv);
+/* Closes every gateway connection with 4000 so that clients resume (SIGUSR1). Any thread. */
+void capi_server_reconnect_all(capi_server *srv);
 /* The port actually bound (useful with port 0). */
 int capi_server_port(capi_server *srv);
 

@@ -291,3 +291,44 @@ void capi_oauth2_authorize(capi_req *req)
     op->permissions = perms;
     capi_write(req, hs_bot_authorize_fn, op, free, authorize_finish);
 }
+
+static void app_edit_free(void *p)
+{
+    struct hs_app_edit *op = p;
+    json_decref(op->app);
+    free(op);
+}
+
+static void app_edit_finish(capi_req *req, int rc, const hs_error *err)
+{
+    struct hs_app_edit *op = req->op;
+    if (rc < 0)
+        capi_respond_error(req, rc, err);
+    else
+        capi_respond(req, 200, json_incref(op->app));
+}
+
+void capi_app_edit(capi_req *req)
+{
+    if (req->user.bot) {
+        capi_respond_code(req, 403, 20001, "Bots cannot use this endpoint");
+        return;
+    }
+    json_t *body = capi_body_object(req);
+    if (!body)
+        return;
+    struct hs_app_edit *op = hs_xcalloc(1, sizeof(*op));
+    op->app_id = req->params[0];
+    op->actor_id = req->user.id;
+    json_t *flags = json_object_get(body, "flags");
+    if (!json_is_integer(flags) || json_integer_value(flags) < 0)
+        capi_form_error(req, "flags", "NUMBER_TYPE_COERCE", "Value is not int.");
+    else
+        op->flags = (uint64_t)json_integer_value(flags);
+    json_decref(body);
+    if (capi_form_failed(req)) {
+        app_edit_free(op);
+        return;
+    }
+    capi_write(req, hs_app_edit_fn, op, app_edit_free, app_edit_finish);
+}

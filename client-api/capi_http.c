@@ -23,6 +23,9 @@ static void req_free(capi_req *req)
 {
     if (req->op_free)
         req->op_free(req->op);
+    if (req->upgrade_resp)
+        MHD_destroy_response(req->upgrade_resp);
+    free(req->gw_params);
     json_decref(req->resp);
     json_decref(req->form_errors);
     hs_buf_release(&req->body);
@@ -33,6 +36,8 @@ static void req_free(capi_req *req)
 static enum MHD_Result send_response(capi_req *req)
 {
     struct MHD_Response *r;
+    if (req->upgrade_resp)
+        return MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, req->upgrade_resp);
     if (req->resp) {
         char *text = json_dumps(req->resp, JSON_COMPACT);
         HS_ASSERT(text);
@@ -90,7 +95,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->state == REQ_READY)
         return send_response(req);
 
-    if (strcmp(url, "/healthz") == 0) {
+    if (strcmp(url, "/gateway") == 0) {
+        capi_ws_upgrade(req);
+    } else if (strcmp(url, "/healthz") == 0) {
         capi_respond(req, 200, json_pack("{s:s}", "status", "ok"));
     } else if (req->body_too_large) {
         capi_respond_code(req, 413, 40005, "Request entity too large");
@@ -232,6 +239,7 @@ int capi_server_new(capi_server **out, hs_core *core, hs_error *err)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : port;
+    srv->gw = capi_gateway_new(core);
     *out = srv;
     return 0;
 }
@@ -253,5 +261,11 @@ void capi_server_free(capi_server *srv)
     for (int i = 0; i < 3000 && atomic_load(&srv->suspended) > 0; i++)
         usleep(10000);
     MHD_stop_daemon(srv->daemon);
+    capi_gateway_free(srv->gw);
     free(srv);
+}
+
+void capi_server_reconnect_all(capi_server *srv)
+{
+    capi_gateway_reconnect_all(srv->gw);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "capi.h"
+#include "capi_gateway.h"
 #include "hs_accounts.h"
 #include "hs_buf.h"
 
@@ -23,6 +24,7 @@ struct capi_server {
     hs_core *core;
     const hs_config *cfg;
     struct MHD_Daemon *daemon;
+    capi_gateway *gw;
     atomic_int suspended; /* requests waiting on the writer or the pool */
     int port;
 };
@@ -55,6 +57,10 @@ struct capi_req {
     capi_finish finish;
     capi_job job;
     int state; /* enum in capi_http.c */
+
+    /* A WebSocket upgrade (capi_ws.c). */
+    struct capi_gw_params *gw_params;
+    struct MHD_Response *upgrade_resp;
 
     /* The response. */
     unsigned status;
@@ -110,7 +116,15 @@ void capi_run_job(capi_req *req, capi_job job);
 /* The calling HTTP thread's read connection; answers 500 and returns NULL on failure. */
 hs_db *capi_read_db(capi_req *req);
 
-/* Handlers (capi_accounts.c, capi_guilds.c, capi_messages.c). */
+/* The WebSocket handshake (capi_ws.c). */
+void capi_ws_upgrade(capi_req *req);
+/* Writes the Sec-WebSocket-Accept value for key; -1 when key is not 16 bytes of base64. */
+int capi_ws_accept_key(const char *key, char out[29]);
+
+/* Handlers (capi_accounts.c, capi_guilds.c, capi_messages.c, capi_ws.c). */
+void capi_gateway_get(capi_req *req);
+void capi_gateway_bot(capi_req *req);
+void capi_app_edit(capi_req *req);
 void capi_register(capi_req *req);
 void capi_login(capi_req *req);
 void capi_me(capi_req *req);

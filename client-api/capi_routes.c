@@ -20,6 +20,8 @@ struct route {
 };
 
 static const struct route routes[] = {
+    {"GET", "/gateway", capi_gateway_get, 0},
+    {"GET", "/gateway/bot", capi_gateway_bot, AUTH},
     {"POST", "/auth/register", capi_register, 0},
     {"POST", "/auth/login", capi_login, 0},
     {"GET", "/users/@me", capi_me, AUTH},
@@ -28,6 +30,7 @@ static const struct route routes[] = {
     {"POST", "/applications", capi_app_create, AUTH},
     {"GET", "/applications/@me", capi_app_me, AUTH},
     {"GET", "/applications/:application_id", capi_app_get, AUTH},
+    {"PATCH", "/applications/:application_id", capi_app_edit, AUTH},
     {"POST", "/applications/:application_id/bot/reset", capi_app_reset, AUTH},
     {"POST", "/oauth2/authorize", capi_oauth2_authorize, AUTH},
     {"POST", "/guilds", capi_guild_create, AUTH},

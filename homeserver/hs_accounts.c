@@ -112,7 +112,7 @@ int hs_auth_token(hs_db *db, const char *token, int bot_prefix, struct hs_user *
     snprintf(out->username, sizeof(out->username), "%s", hs_col_text(s, 0));
     out->bot = sqlite3_column_int(s, 1);
     sqlite3_reset(s);
-    if (out->bot != !!bot_prefix)
+    if (bot_prefix >= 0 && out->bot != !!bot_prefix)
         return hs_error_set(err, HS_EAUTH, "token type does not match its prefix");
     return 0;
 }
@@ -398,7 +398,7 @@ int hs_app_of_bot(hs_db *db, uint64_t bot_user_id, struct hs_app *out, hs_error 
 json_t *hs_app_json(hs_db *db, uint64_t app_id)
 {
     sqlite3_stmt *s = hs_db_stmt(
-        db, "SELECT name, owner_id, bot_user_id, bot_public FROM applications WHERE id = ?");
+        db, "SELECT name, owner_id, bot_user_id, bot_public, flags FROM applications WHERE id = ?");
     hs_bind_id(s, 1, app_id);
     if (sqlite3_step(s) != SQLITE_ROW) {
         sqlite3_reset(s);
@@ -407,11 +407,12 @@ json_t *hs_app_json(hs_db *db, uint64_t app_id)
     char *name = hs_xstrdup(hs_col_text(s, 0));
     uint64_t owner = hs_col_id(s, 1), bot = hs_col_id(s, 2);
     int pub = sqlite3_column_int(s, 3);
+    json_int_t flags = sqlite3_column_int64(s, 4);
     sqlite3_reset(s);
     json_t *owner_json = owner ? hs_user_json(db, owner, 0) : NULL;
-    json_t *app = json_pack("{s:o, s:s, s:s, s:n, s:b, s:b, s:i, s:o, s:o}", "id",
+    json_t *app = json_pack("{s:o, s:s, s:s, s:n, s:b, s:b, s:I, s:o, s:o}", "id",
                             hs_json_id(app_id), "name", name, "description", "", "icon",
-                            "bot_public", pub, "bot_require_code_grant", 0, "flags", 0, "owner",
+                            "bot_public", pub, "bot_require_code_grant", 0, "flags", flags, "owner",
                             owner_json ? owner_json : json_null(), "bot", hs_user_json(db, bot, 0));
     free(name);
     HS_ASSERT(app);
@@ -435,4 +436,37 @@ int hs_app_reset_fn(hs_txn *txn, void *arg, hs_error *err)
     if (rc != SQLITE_DONE)
         return hs_db_error(db, err, "revoking bot tokens");
     return insert_token(txn, app.bot_user_id, op->token, err);
+}
+
+uint64_t hs_app_flags(hs_db *db, uint64_t app_id)
+{
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT flags FROM applications WHERE id = ?");
+    hs_bind_id(s, 1, app_id);
+    uint64_t flags = sqlite3_step(s) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return flags;
+}
+
+int hs_app_edit_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    struct hs_app_edit *op = arg;
+    hs_db *db = hs_txn_db(txn);
+    struct hs_app app;
+    int rc = hs_app_get(db, op->app_id, &app, err);
+    if (rc < 0)
+        return rc;
+    if (app.owner_id != op->actor_id)
+        return hs_error_reason(err, HS_EPERM, HS_R_MISSING_PERMISSIONS, "Missing Permissions");
+    if (op->flags & ~(uint64_t)HS_APP_FLAGS_EDITABLE)
+        return hs_error_form(err, "flags", "APPLICATION_FLAGS_INVALID",
+                             "Only the gateway intent flags may be changed.");
+    sqlite3_stmt *s = hs_db_stmt(db, "UPDATE applications SET flags = ? WHERE id = ?");
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)op->flags);
+    hs_bind_id(s, 2, op->app_id);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return hs_db_error(db, err, "updating an application");
+    op->app = hs_app_json(db, op->app_id);
+    return hs_txn_event(txn, "APPLICATION_UPDATE", 0, 0, op->actor_id, json_incref(op->app), err);
 }

@@ -44,7 +44,8 @@ int hs_token_user_id(const char *token, uint64_t *user_id);
 
 /*
  * Checks a presented token. bot_prefix says whether it came as "Bot <token>": a bot's
- * token must and a user's token must not. Fills *out and returns 0, or HS_EAUTH.
+ * token must and a user's token must not; -1 accepts either (the gateway's IDENTIFY carries
+ * the bare token). Fills *out and returns 0, or HS_EAUTH.
  */
 int hs_auth_token(hs_db *db, const char *token, int bot_prefix, struct hs_user *out, hs_error *err);
 
@@ -83,6 +84,31 @@ struct hs_app_reset {
     char token[HS_TOKEN_MAX]; /* out */
 };
 int hs_app_reset_fn(hs_txn *txn, void *arg, hs_error *err);
+
+/* Application flags that allow privileged gateway intents (Discord's values). New
+ * applications get the three non-LIMITED ones: on a self-hosted server the operator who
+ * creates a bot is the one who would approve it. */
+#define HS_APP_FLAG_GATEWAY_PRESENCE (1u << 12)
+#define HS_APP_FLAG_GATEWAY_PRESENCE_LIMITED (1u << 13)
+#define HS_APP_FLAG_GATEWAY_GUILD_MEMBERS (1u << 14)
+#define HS_APP_FLAG_GATEWAY_GUILD_MEMBERS_LIMITED (1u << 15)
+#define HS_APP_FLAG_GATEWAY_MESSAGE_CONTENT (1u << 18)
+#define HS_APP_FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED (1u << 19)
+#define HS_APP_FLAGS_EDITABLE                                                                      \
+    (HS_APP_FLAG_GATEWAY_PRESENCE | HS_APP_FLAG_GATEWAY_PRESENCE_LIMITED |                         \
+     HS_APP_FLAG_GATEWAY_GUILD_MEMBERS | HS_APP_FLAG_GATEWAY_GUILD_MEMBERS_LIMITED |               \
+     HS_APP_FLAG_GATEWAY_MESSAGE_CONTENT | HS_APP_FLAG_GATEWAY_MESSAGE_CONTENT_LIMITED)
+
+/* An application's flags; 0 when unknown. */
+uint64_t hs_app_flags(hs_db *db, uint64_t app_id);
+
+/* Write: sets the editable flags of an application (the owner only). */
+struct hs_app_edit {
+    uint64_t app_id, actor_id;
+    uint64_t flags;
+    json_t *app; /* out: new reference */
+};
+int hs_app_edit_fn(hs_txn *txn, void *arg, hs_error *err);
 
 struct hs_app {
     uint64_t id, owner_id, bot_user_id;

@@ -41,7 +41,11 @@ void hs_bus_free(hs_bus *bus);
 /* Returns a subscription id (> 0). Any thread; takes effect for the next publish. */
 int hs_bus_subscribe(hs_bus *bus, hs_bus_fn fn, void *ud);
 void hs_bus_unsubscribe(hs_bus *bus, int id);
-/* Calls every subscriber with ev (borrowed). The writer thread only. */
+/*
+ * Calls every subscriber with ev (borrowed). The writer thread publishes stored events in
+ * commit order; ephemeral events (typing, presence), which are never stored, may be
+ * published from any thread, so subscribers must be thread-safe.
+ */
 void hs_bus_publish(hs_bus *bus, hs_event *ev);
 
 #endif

@@ -56,6 +56,14 @@ static const struct cfg_row rows[] = {
      "argon2id passes when hashing passwords"},
     {"argon2-mem-kib", CFG_INT, OFF(argon2_mem_kib), "65536", 8, 4 << 20, NULL,
      "argon2id memory per password hash, in KiB"},
+    {"gateway-heartbeat-ms", CFG_INT, OFF(gateway_heartbeat_ms), "41250", 500, 600000, NULL,
+     "heartbeat_interval sent in HELLO; a session silent for 1.5 times it is closed"},
+    {"gateway-resume-seconds", CFG_INT, OFF(gateway_resume_seconds), "180", 1, 86400, NULL,
+     "how long a disconnected gateway session stays resumable"},
+    {"gateway-replay-events", CFG_INT, OFF(gateway_replay_events), "1000", 1, 1000000, NULL,
+     "dispatches kept per gateway session for RESUME"},
+    {"gateway-max-queued-bytes", CFG_INT, OFF(gateway_max_queued_bytes), "4194304", 65536, 1 << 30,
+     NULL, "bytes queued to one slow gateway client before it is closed (resumable)"},
 };
 
 static const struct cfg_row *find_row(const char *name, size_t len)

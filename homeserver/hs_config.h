@@ -31,6 +31,10 @@ typedef struct hs_config {
     int commit_max_batch;
     int argon2_ops;
     int argon2_mem_kib;
+    int gateway_heartbeat_ms;
+    int gateway_resume_seconds;
+    int gateway_replay_events;
+    int gateway_max_queued_bytes;
 } hs_config;
 
 /* Fills every field with its default. Release with hs_config_release. */

@@ -78,11 +78,8 @@ json_t *hs_guild_json(hs_db *db, uint64_t guild_id, int with_counts)
     json_object_set_new(g, "roles", roles);
 
     if (with_counts) {
-        s = hs_db_stmt(db, "SELECT count(*) FROM members WHERE guild_id = ?");
-        hs_bind_id(s, 1, guild_id);
-        json_int_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-        sqlite3_reset(s);
-        json_object_set_new(g, "approximate_member_count", json_integer(n));
+        json_object_set_new(g, "approximate_member_count",
+                            json_integer(hs_member_count(db, guild_id)));
         /* Presence arrives with the gateway; until then nobody counts as online. */
         json_object_set_new(g, "approximate_presence_count", json_integer(0));
     }
@@ -456,4 +453,54 @@ json_t *hs_member_json(hs_db *db, uint64_t guild_id, uint64_t user_id)
     json_t *u = hs_user_json(db, user_id, 0);
     json_object_set_new(m, "user", u ? u : json_null());
     return m;
+}
+
+int64_t hs_member_count(hs_db *db, uint64_t guild_id)
+{
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT count(*) FROM members WHERE guild_id = ?");
+    hs_bind_id(s, 1, guild_id);
+    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return n;
+}
+
+json_t *hs_member_list(hs_db *db, uint64_t guild_id, uint64_t after, int limit)
+{
+    uint64_t *ids = hs_xcalloc((size_t)(limit > 0 ? limit : 1), sizeof(*ids));
+    int n = 0;
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT user_id FROM members WHERE guild_id = ? AND "
+                                     "user_id > ? ORDER BY user_id LIMIT ?");
+    hs_bind_id(s, 1, guild_id);
+    hs_bind_id(s, 2, after);
+    sqlite3_bind_int(s, 3, limit);
+    while (n < limit && sqlite3_step(s) == SQLITE_ROW)
+        ids[n++] = hs_col_id(s, 0);
+    sqlite3_reset(s);
+    json_t *out = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *m = hs_member_json(db, guild_id, ids[i]);
+        if (m)
+            json_array_append_new(out, m);
+    }
+    free(ids);
+    return out;
+}
+
+uint64_t *hs_guild_ids_for_user(hs_db *db, uint64_t user_id, size_t *n)
+{
+    uint64_t *ids = NULL;
+    size_t cap = 0;
+    *n = 0;
+    sqlite3_stmt *s =
+        hs_db_stmt(db, "SELECT guild_id FROM members WHERE user_id = ? ORDER BY guild_id");
+    hs_bind_id(s, 1, user_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            ids = hs_xrealloc(ids, cap * sizeof(*ids));
+        }
+        ids[(*n)++] = hs_col_id(s, 0);
+    }
+    sqlite3_reset(s);
+    return ids;
 }

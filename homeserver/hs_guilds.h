@@ -81,5 +81,11 @@ int hs_bot_authorize_fn(hs_txn *txn, void *arg, hs_error *err);
 
 /* The member object of user_id in guild_id, NULL if not a member. */
 json_t *hs_member_json(hs_db *db, uint64_t guild_id, uint64_t user_id);
+/* Members of a guild with user id > after, ascending, at most limit. */
+json_t *hs_member_list(hs_db *db, uint64_t guild_id, uint64_t after, int limit);
+int64_t hs_member_count(hs_db *db, uint64_t guild_id);
+/* The ids of the guilds user_id is a member of, ascending; *n gets the count. Returns new
+ * memory (free with free()), NULL when there are none. */
+uint64_t *hs_guild_ids_for_user(hs_db *db, uint64_t user_id, size_t *n);
 
 #endif

@@ -93,6 +93,10 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  data TEXT NOT NULL);"
     "CREATE INDEX events_by_guild ON events (guild_id, seq);",
+
+    /* 3: application flags (privileged gateway intents: presence, members and message
+     * content allowed by default). */
+    "ALTER TABLE applications ADD COLUMN flags INTEGER NOT NULL DEFAULT 282624;",
 };
 
 int hs_schema_version_latest(void)

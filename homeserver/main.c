@@ -50,6 +50,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -68,8 +69,13 @@ int main(int argc, char **argv)
     hs_log(HS_LOG_INFO, "main", "hearthd %s serving http://%s (server name %s, data in %s)",
            voice_version(), cfg.listen, cfg.server_name, cfg.data_dir);
 
+    /* SIGUSR1 asks every gateway client to reconnect and resume (before a restart, or to
+     * test resumption); SIGTERM and SIGINT stop the server. */
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (sigwait(&stop, &sig) == 0 && sig == SIGUSR1) {
+        hs_log(HS_LOG_INFO, "main", "SIGUSR1: closing gateway connections for resume");
+        capi_server_reconnect_all(api);
+    }
     hs_log(HS_LOG_INFO, "main", "%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
     status = 0;
 out:

@@ -493,7 +493,7 @@ def test_application_create_shape(alice):
     app = ok(alice.post("/applications", {"name": "Shape Bot"}), 201)
     assert_snowflake(app.get("id"), "application.id")
     assert_fields(app, {"name": "Shape Bot", "description": "", "icon": None, "bot_public": True,
-                        "bot_require_code_grant": False, "flags": 0}, "application")
+                        "bot_require_code_grant": False, "flags": 282624}, "application")
     check_user(app["owner"], private=False)
     assert app["owner"]["id"] == alice.user_id
     check_user(app["bot"], private=False)
