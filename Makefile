@@ -7,12 +7,16 @@ JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./data
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all build deps run test test-unit test-e2e asan format clean
+.PHONY: all build deps e2e-deps run test test-unit test-e2e asan format clean
 
 all: build
 
 deps:
 	@tools/deps.sh
+
+# npm modules the end-to-end tests drive (discord.js), pinned by package-lock.json.
+e2e-deps:
+	@cd tests/e2e/discordjs && npm ci --no-audit --no-fund --loglevel=error
 
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_WERROR=$(if $(CI),ON,OFF) >/dev/null
@@ -36,6 +40,7 @@ run: deps build
 	@$(BUILD)/hearthd --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 test: deps
+	@$(MAKE) --no-print-directory e2e-deps
 	@$(MAKE) --no-print-directory build BUILD=$(BUILD) CI=1
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory test-unit

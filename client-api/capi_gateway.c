@@ -89,6 +89,9 @@ struct gw_session {
     size_t nguilds, capguilds;
     struct gw_conn *conn;
     uint64_t detached_ms;
+    char status[12];      /* online, idle, dnd, invisible */
+    json_t *activities;   /* as the client last set them */
+    uint64_t presence_at; /* ordering of presence updates across a user's sessions */
     struct gw_session *prev, *next;
 };
 
@@ -129,6 +132,7 @@ struct capi_gateway {
     hs_db *db;
     int bus_sub;
     uint64_t last_sweep_ms;
+    uint64_t presence_clock;
 };
 
 static uint64_t now_ms(void)
@@ -253,6 +257,7 @@ static void session_free(capi_gateway *gw, struct gw_session *s)
         free(s->ring[(s->ring_start + i) % s->ring_cap]);
     free(s->ring);
     free(s->guilds);
+    json_decref(s->activities);
     free(s);
     gw->nsessions--;
 }
@@ -269,7 +274,7 @@ static struct gw_session *session_find(capi_gateway *gw, const char *id)
 
 static void conn_mark_dirty(struct gw_conn *c)
 {
-    if (!c->dirty) {
+    if (!c->dirty && !c->dead) {
         c->dirty = 1;
         c->next_dirty = c->gw->dirty;
         c->gw->dirty = c;
@@ -381,6 +386,85 @@ static void dispatch_json(capi_gateway *gw, struct gw_session *s, const char *t,
     free(text);
 }
 
+/* ------------------------------------------------------------------ presence */
+
+/* The connected session whose presence a user shows: the one updated last. */
+static struct gw_session *presence_source(capi_gateway *gw, uint64_t uid)
+{
+    struct gw_session *best = NULL;
+    for (struct gw_session *s = gw->sessions; s; s = s->next)
+        if (s->user_id == uid && s->conn && (!best || s->presence_at > best->presence_at))
+            best = s;
+    return best;
+}
+
+static json_t *presence_json(capi_gateway *gw, uint64_t uid, uint64_t gid)
+{
+    struct gw_session *src = presence_source(gw, uid);
+    int visible = src && strcmp(src->status, "invisible") != 0;
+    const char *status = visible ? src->status : "offline";
+    json_t *acts = visible && src->activities ? json_incref(src->activities) : json_array();
+    json_t *p =
+        json_pack("{s:{s:o}, s:o, s:s, s:o, s:{}}", "user", "id", hs_json_id(uid), "guild_id",
+                  hs_json_id(gid), "status", status, "activities", acts, "client_status");
+    if (visible)
+        json_object_set_new(json_object_get(p, "client_status"), "web", json_string(status));
+    return p;
+}
+
+/* Whether a session receives other users' presence. */
+static int wants_presence(const struct gw_session *s)
+{
+    return !s->bot || (s->intents & I_GUILD_PRESENCES);
+}
+
+/* Sends uid's current presence to every session sharing a guild with it (lazy delivery:
+ * only guilds both are in, spec/client-api.md §6.5). */
+static void broadcast_presence(capi_gateway *gw, uint64_t uid)
+{
+    size_t n = 0;
+    uint64_t *ids = hs_guild_ids_for_user(gw->db, uid, &n);
+    for (size_t i = 0; i < n; i++) {
+        char *text = NULL;
+        for (struct gw_session *s = gw->sessions; s; s = s->next) {
+            if (s->user_id == uid || !session_has_guild(s, ids[i]) || !wants_presence(s))
+                continue;
+            if (!text) {
+                json_t *p = presence_json(gw, uid, ids[i]);
+                text = json_dumps(p, JSON_COMPACT);
+                json_decref(p);
+            }
+            dispatch(gw, s, "PRESENCE_UPDATE", text, strlen(text));
+        }
+        free(text);
+    }
+    free(ids);
+}
+
+/* Reads {status, activities} of IDENTIFY's presence or op 3 into s. Returns -1 when it is
+ * not a presence. */
+static int set_presence(capi_gateway *gw, struct gw_session *s, json_t *d)
+{
+    static const char *const statuses[] = {"online", "idle", "dnd", "invisible", "offline"};
+    const char *status = json_string_value(json_object_get(d, "status"));
+    json_t *acts = json_object_get(d, "activities");
+    size_t i;
+    if (!status)
+        return -1;
+    for (i = 0; i < HS_ARRAY_LEN(statuses); i++)
+        if (strcmp(status, statuses[i]) == 0)
+            break;
+    if (i == HS_ARRAY_LEN(statuses) || (acts && !json_is_null(acts) && !json_is_array(acts)) ||
+        json_array_size(acts) > 10)
+        return -1;
+    /* "offline" from a client means invisible: it is still connected. */
+    snprintf(s->status, sizeof(s->status), "%s", i == 4 ? "invisible" : statuses[i]);
+    json_decref(s->activities);
+    s->activities = json_is_array(acts) ? json_deep_copy(acts) : json_array();
+    s->presence_at = ++gw->presence_clock;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ payloads */
 
 static json_t *guild_create_payload(capi_gateway *gw, uint64_t gid, uint64_t uid)
@@ -403,13 +487,17 @@ static json_t *guild_create_payload(capi_gateway *gw, uint64_t gid, uint64_t uid
     json_object_set_new(g, "member_count", json_integer(count));
     json_object_set_new(g, "large", json_boolean(count > 250));
     json_object_set_new(g, "unavailable", json_false());
-    const char *empty[] = {"threads",
-                           "presences",
-                           "voice_states",
-                           "stage_instances",
-                           "guild_scheduled_events",
-                           "soundboard_sounds",
-                           "embedded_activities"};
+    json_t *presences = json_array();
+    for (struct gw_session *o = gw->sessions; o; o = o->next) {
+        if (!o->conn || !session_has_guild(o, gid) || strcmp(o->status, "invisible") == 0 ||
+            presence_source(gw, o->user_id) != o)
+            continue;
+        json_array_append_new(presences, presence_json(gw, o->user_id, gid));
+    }
+    json_object_set_new(g, "presences", presences);
+    const char *empty[] = {"threads",           "voice_states",
+                           "stage_instances",   "guild_scheduled_events",
+                           "soundboard_sounds", "embedded_activities"};
     for (size_t i = 0; i < HS_ARRAY_LEN(empty); i++)
         json_object_set_new(g, empty[i], json_array());
     return g;
@@ -520,6 +608,12 @@ static void op_identify(struct gw_conn *c, json_t *d)
     gw->nsessions++;
     s->conn = c;
     c->sess = s;
+    json_t *jp = json_object_get(d, "presence");
+    if (!jp || set_presence(gw, s, jp) < 0) {
+        snprintf(s->status, sizeof(s->status), "online");
+        s->activities = json_array();
+        s->presence_at = ++gw->presence_clock;
+    }
 
     size_t n = 0;
     uint64_t *ids = hs_guild_ids_for_user(gw->db, user.id, &n);
@@ -550,6 +644,7 @@ static void op_identify(struct gw_conn *c, json_t *d)
     for (size_t i = 0; i < s->nguilds; i++)
         send_guild_create(gw, s, s->guilds[i]);
     free(ids);
+    broadcast_presence(gw, user.id);
     hs_log(HS_LOG_DEBUG, "gateway", "session %s identified (user %" PRIu64 ", %zu guilds)", s->id,
            user.id, s->nguilds);
 }
@@ -603,7 +698,104 @@ static void op_resume(struct gw_conn *c, json_t *d)
             conn_send(c, f->data, f->len);
     }
     dispatch(gw, s, "RESUMED", "{}", 2);
+    broadcast_presence(gw, s->user_id);
     hs_log(HS_LOG_DEBUG, "gateway", "session %s resumed from seq %" PRIu64, s->id, seq);
+}
+
+#define GW_CHUNK 1000 /* members per GUILD_MEMBERS_CHUNK */
+
+static void send_chunk(capi_gateway *gw, struct gw_session *s, uint64_t gid, json_t *members,
+                       int index, int count, json_t *not_found, json_t *nonce, int presences)
+{
+    json_t *d = json_pack("{s:o, s:o, s:i, s:i}", "guild_id", hs_json_id(gid), "members", members,
+                          "chunk_index", index, "chunk_count", count);
+    if (not_found)
+        json_object_set_new(d, "not_found", not_found);
+    if (nonce)
+        json_object_set(d, "nonce", nonce);
+    if (presences) {
+        json_t *list = json_array();
+        size_t i;
+        json_t *m;
+        json_array_foreach(members, i, m)
+        {
+            uint64_t uid = 0;
+            hs_parse_u64(json_string_value(json_object_get(json_object_get(m, "user"), "id")),
+                         &uid);
+            struct gw_session *src = presence_source(gw, uid);
+            if (src && strcmp(src->status, "invisible") != 0)
+                json_array_append_new(list, presence_json(gw, uid, gid));
+        }
+        json_object_set_new(d, "presences", list);
+    }
+    dispatch_json(gw, s, "GUILD_MEMBERS_CHUNK", d);
+}
+
+/* REQUEST_GUILD_MEMBERS (op 8): by user_ids, by username/nickname prefix, or (query "" and
+ * limit 0) everyone, in chunks of GW_CHUNK. */
+static void op_request_members(struct gw_conn *c, json_t *d)
+{
+    capi_gateway *gw = c->gw;
+    struct gw_session *s = c->sess;
+    uint64_t gid = 0;
+    json_t *jg = json_object_get(d, "guild_id");
+    json_t *nonce = json_object_get(d, "nonce");
+    json_t *ids = json_object_get(d, "user_ids");
+    const char *query = json_string_value(json_object_get(d, "query"));
+    json_t *jl = json_object_get(d, "limit");
+    int presences = json_is_true(json_object_get(d, "presences"));
+    if (!json_is_string(jg) || hs_parse_u64(json_string_value(jg), &gid) < 0 ||
+        (nonce && (!json_is_string(nonce) || json_string_length(nonce) > 32)) ||
+        (!ids && (!query || !json_is_integer(jl))) ||
+        (ids && !json_is_array(ids) && !json_is_string(ids))) {
+        conn_close(c, 4001, "Invalid REQUEST_GUILD_MEMBERS.");
+        return;
+    }
+    if (!session_has_guild(s, gid))
+        return; /* Not in that guild: nothing to tell. */
+    if (ids) {
+        json_t *members = json_array(), *not_found = json_array();
+        json_t *list = json_is_string(ids) ? json_pack("[O]", ids) : json_incref(ids);
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v)
+        {
+            uint64_t uid;
+            json_t *m = NULL;
+            if (i >= 100)
+                break;
+            if (json_is_string(v) && hs_parse_u64(json_string_value(v), &uid) == 0)
+                m = hs_member_json(gw->db, gid, uid);
+            if (m)
+                json_array_append_new(members, m);
+            else
+                json_array_append(not_found, v);
+        }
+        json_decref(list);
+        send_chunk(gw, s, gid, members, 0, 1, not_found, nonce, presences);
+        return;
+    }
+    json_int_t limit = json_integer_value(jl);
+    if (query[0] || limit > 0) {
+        int lim = limit <= 0 || limit > 100 ? 100 : (int)limit;
+        send_chunk(gw, s, gid, hs_member_search(gw->db, gid, query, lim), 0, 1, NULL, nonce,
+                   presences);
+        return;
+    }
+    int64_t total = hs_member_count(gw->db, gid);
+    int count = (int)((total + GW_CHUNK - 1) / GW_CHUNK);
+    if (count == 0)
+        count = 1;
+    uint64_t after = 0;
+    for (int i = 0; i < count; i++) {
+        json_t *members = hs_member_list(gw->db, gid, after, GW_CHUNK);
+        size_t n = json_array_size(members);
+        if (n)
+            hs_parse_u64(json_string_value(json_object_get(
+                             json_object_get(json_array_get(members, n - 1), "user"), "id")),
+                         &after);
+        send_chunk(gw, s, gid, members, i, count, NULL, nonce, presences);
+    }
 }
 
 static void handle_payload(struct gw_conn *c, const uint8_t *msg, size_t len)
@@ -650,11 +842,23 @@ static void handle_payload(struct gw_conn *c, const uint8_t *msg, size_t len)
             op_resume(c, d);
         break;
     case 3: /* PRESENCE_UPDATE */
-    case 4: /* VOICE_STATE_UPDATE */
+        if (!c->sess)
+            conn_close(c, 4003, "Not authenticated.");
+        else if (set_presence(c->gw, c->sess, d) < 0)
+            conn_close(c, 4001, "Invalid presence.");
+        else
+            broadcast_presence(c->gw, c->sess->user_id);
+        break;
     case 8: /* REQUEST_GUILD_MEMBERS */
         if (!c->sess)
             conn_close(c, 4003, "Not authenticated.");
-        /* Accepted; presence, voice and member chunks come with their features. */
+        else
+            op_request_members(c, d);
+        break;
+    case 4: /* VOICE_STATE_UPDATE */
+        if (!c->sess)
+            conn_close(c, 4003, "Not authenticated.");
+        /* Accepted; voice arrives with the SFU. */
         break;
     default:
         if (!c->sess)
@@ -739,6 +943,12 @@ static const struct wslay_event_callbacks ws_callbacks = {
 static void conn_drop(struct gw_conn *c)
 {
     capi_gateway *gw = c->gw;
+    if (c->dirty) {
+        struct gw_conn **pp = &gw->dirty;
+        while (*pp != c)
+            pp = &(*pp)->next_dirty;
+        *pp = c->next_dirty;
+    }
     epoll_ctl(gw->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     wslay_event_context_free(c->ws);
@@ -748,10 +958,13 @@ static void conn_drop(struct gw_conn *c)
     }
     if (c->sess) {
         struct gw_session *s = c->sess;
+        uint64_t uid = s->user_id;
         s->conn = NULL;
         s->detached_ms = now_ms();
         if (c->end_session)
             session_free(gw, s);
+        if (!presence_source(gw, uid))
+            broadcast_presence(gw, uid); /* its last connection: now offline */
     }
     if (c->prev)
         c->prev->next = c->next;
@@ -1053,7 +1266,10 @@ static void *gateway_main(void *arg)
             gw->last_sweep_ms = now;
             sweep(gw);
         }
-        flush_and_reap(gw);
+        /* Dropping a connection may dispatch (presence) to others: flush until quiet. */
+        do
+            flush_and_reap(gw);
+        while (gw->dirty);
         if (stopping)
             break;
     }

@@ -147,5 +147,6 @@ void capi_messages_get(capi_req *req);
 void capi_message_get(capi_req *req);
 void capi_message_edit(capi_req *req);
 void capi_message_delete(capi_req *req);
+void capi_typing(capi_req *req);
 
 #endif

@@ -5,6 +5,7 @@
 #include "hs_guilds.h"
 #include "hs_messages.h"
 #include "hs_perm.h"
+#include "hs_time.h"
 #include "hs_util.h"
 
 #include <stdlib.h>
@@ -166,4 +167,32 @@ void capi_message_delete(capi_req *req)
     r->op.del.message_id = req->params[1];
     r->op.del.actor_id = req->user.id;
     capi_write(req, hs_msg_delete_fn, r, msg_req_free, delete_finish);
+}
+
+void capi_typing(capi_req *req)
+{
+    hs_db *db = capi_read_db(req);
+    struct hs_channel ch;
+    uint64_t perms;
+    hs_error err;
+    if (!db)
+        return;
+    int rc = hs_channel_access(db, req->params[0], req->user.id, &ch, &perms, &err);
+    if (rc == 0 && !(perms & HS_PERM_SEND_MESSAGES))
+        rc = hs_error_reason(&err, HS_EPERM, HS_R_MISSING_PERMISSIONS, "Missing Permissions");
+    if (rc < 0) {
+        capi_respond_error(req, rc, &err);
+        return;
+    }
+    /* Typing is ephemeral: published on the bus, never stored (spec/storage.md §3). */
+    uint64_t now = hs_now_ms();
+    json_t *member = hs_member_json(db, ch.guild_id, req->user.id);
+    json_t *d = json_pack("{s:o, s:o, s:o, s:I, s:o}", "channel_id", hs_json_id(ch.id), "guild_id",
+                          hs_json_id(ch.guild_id), "user_id", hs_json_id(req->user.id), "timestamp",
+                          (json_int_t)(now / 1000), "member", member ? member : json_null());
+    hs_event *ev = hs_event_new("TYPING_START", ch.guild_id, ch.id, req->user.id, d);
+    ev->created_at = now;
+    hs_bus_publish(hs_core_bus(req->srv->core), ev);
+    hs_event_unref(ev);
+    capi_respond(req, 204, NULL);
 }

@@ -40,6 +40,7 @@ static const struct route routes[] = {
     {"GET", "/channels/:channel_id", capi_channel_get, AUTH},
     {"GET", "/channels/:channel_id/messages", capi_messages_get, AUTH},
     {"POST", "/channels/:channel_id/messages", capi_message_create, AUTH},
+    {"POST", "/channels/:channel_id/typing", capi_typing, AUTH},
     {"GET", "/channels/:channel_id/messages/:message_id", capi_message_get, AUTH},
     {"PATCH", "/channels/:channel_id/messages/:message_id", capi_message_edit, AUTH},
     {"DELETE", "/channels/:channel_id/messages/:message_id", capi_message_delete, AUTH},

@@ -1,5 +1,6 @@
 #include "hs_guilds.h"
 #include "hs_accounts.h"
+#include "hs_buf.h"
 #include "hs_perm.h"
 #include "hs_util.h"
 
@@ -503,4 +504,37 @@ uint64_t *hs_guild_ids_for_user(hs_db *db, uint64_t user_id, size_t *n)
     }
     sqlite3_reset(s);
     return ids;
+}
+
+json_t *hs_member_search(hs_db *db, uint64_t guild_id, const char *prefix, int limit)
+{
+    /* LIKE with the pattern characters escaped: the prefix is matched literally. */
+    hs_buf pat = HS_BUF_INIT;
+    for (const char *p = prefix; *p; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            hs_buf_add(&pat, "\\", 1);
+        hs_buf_add(&pat, p, 1);
+    }
+    hs_buf_add(&pat, "%", 1);
+    uint64_t *ids = hs_xcalloc((size_t)(limit > 0 ? limit : 1), sizeof(*ids));
+    int n = 0;
+    sqlite3_stmt *s = hs_db_stmt(
+        db, "SELECT m.user_id FROM members m JOIN users u ON u.id = m.user_id WHERE m.guild_id = "
+            "?1 AND (u.username LIKE ?2 ESCAPE '\\' OR m.nick LIKE ?2 ESCAPE '\\') ORDER BY "
+            "m.user_id LIMIT ?3");
+    hs_bind_id(s, 1, guild_id);
+    sqlite3_bind_text(s, 2, pat.data, (int)pat.len, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 3, limit);
+    while (n < limit && sqlite3_step(s) == SQLITE_ROW)
+        ids[n++] = hs_col_id(s, 0);
+    sqlite3_reset(s);
+    hs_buf_release(&pat);
+    json_t *out = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *m = hs_member_json(db, guild_id, ids[i]);
+        if (m)
+            json_array_append_new(out, m);
+    }
+    free(ids);
+    return out;
 }

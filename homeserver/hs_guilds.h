@@ -84,6 +84,9 @@ json_t *hs_member_json(hs_db *db, uint64_t guild_id, uint64_t user_id);
 /* Members of a guild with user id > after, ascending, at most limit. */
 json_t *hs_member_list(hs_db *db, uint64_t guild_id, uint64_t after, int limit);
 int64_t hs_member_count(hs_db *db, uint64_t guild_id);
+/* Members whose username or nickname starts with prefix (case-insensitive, ASCII),
+ * ascending by user id, at most limit. */
+json_t *hs_member_search(hs_db *db, uint64_t guild_id, const char *prefix, int limit);
 /* The ids of the guilds user_id is a member of, ascending; *n gets the count. Returns new
  * memory (free with free()), NULL when there are none. */
 uint64_t *hs_guild_ids_for_user(hs_db *db, uint64_t user_id, size_t *n);

@@ -11,6 +11,11 @@ packages=(
     python3-pytest python3-requests python3-websockets
 )
 
+# Node.js drives the discord.js tests; any Node.js 18 or newer will do.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
