@@ -2,6 +2,7 @@
  * Guilds and channels (spec/client-api.md "Guilds and channels").
  */
 #include "capi_internal.h"
+#include "hs_channels.h"
 #include "hs_guilds.h"
 #include "hs_perm.h"
 #include "hs_util.h"

@@ -26,6 +26,7 @@ static void req_free(capi_req *req)
     if (req->upgrade_resp)
         MHD_destroy_response(req->upgrade_resp);
     free(req->gw_params);
+    free(req->audit_reason);
     json_decref(req->resp);
     json_decref(req->form_errors);
     hs_buf_release(&req->body);

@@ -49,6 +49,7 @@ struct capi_req {
     uint64_t params[CAPI_MAX_PARAMS]; /* snowflakes from the path, in order */
     int nparams;
     struct hs_user user; /* the authenticated caller */
+    char *audit_reason;  /* decoded X-Audit-Log-Reason, owned */
 
     /* The pending write or job. */
     void *op;
@@ -68,8 +69,28 @@ struct capi_req {
     json_t *form_errors; /* collected 50035 errors */
 };
 
-/* Routing (capi_routes.c). */
+/* Routing (capi_routes.c). A route table is an array ending with a NULL method. A pattern
+ * is literal segments and ":name" segments that take a snowflake. */
+enum { CAPI_AUTH = 1 }; /* the route needs a token */
+
+struct capi_route {
+    const char *method;
+    const char *pattern;
+    capi_handler handler;
+    int flags;
+};
+
+/* Each module's table (listed in capi_routes.c). */
+extern const struct capi_route capi_routes_core[];     /* capi_routes.c */
+extern const struct capi_route capi_routes_members[];  /* roles, members, bans, audit log */
+extern const struct capi_route capi_routes_channels[]; /* channel edits, overwrites, threads */
+extern const struct capi_route capi_routes_invites[];  /* invites, DMs, group DMs */
+extern const struct capi_route capi_routes_messages[]; /* pins, reactions, bulk, uploads */
+
 void capi_route(capi_req *req);
+
+/* The X-Audit-Log-Reason header, URL-decoded (borrowed from req), or NULL. */
+const char *capi_audit_reason(capi_req *req);
 
 /* Responding (capi_json.c). Each sets status and body; the last call wins. */
 void capi_respond(capi_req *req, unsigned status, json_t *body /* takes; NULL for none */);

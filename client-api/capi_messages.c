@@ -2,6 +2,7 @@
  * Messages (spec/client-api.md "Messages").
  */
 #include "capi_internal.h"
+#include "hs_channels.h"
 #include "hs_guilds.h"
 #include "hs_messages.h"
 #include "hs_perm.h"

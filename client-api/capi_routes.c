@@ -2,7 +2,8 @@
  * The route table (spec/client-api.md §4). A pattern is a path of literal segments and
  * ":name" segments that take a snowflake; literal routes are listed before the patterns
  * they would otherwise match ("users/@me" before "users/:user_id"). A path that matches a
- * pattern with another method answers 405; a path that matches nothing, 404.
+ * pattern with another method answers 405; a path that matches nothing, 404. Each module
+ * keeps its routes in its own table; capi_route searches them all.
  */
 #include "capi_internal.h"
 #include "hs_util.h"
@@ -10,40 +11,32 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { AUTH = 1 }; /* the route needs a token */
-
-struct route {
-    const char *method;
-    const char *pattern;
-    capi_handler handler;
-    int flags;
-};
-
-static const struct route routes[] = {
+const struct capi_route capi_routes_core[] = {
     {"GET", "/gateway", capi_gateway_get, 0},
-    {"GET", "/gateway/bot", capi_gateway_bot, AUTH},
+    {"GET", "/gateway/bot", capi_gateway_bot, CAPI_AUTH},
     {"POST", "/auth/register", capi_register, 0},
     {"POST", "/auth/login", capi_login, 0},
-    {"GET", "/users/@me", capi_me, AUTH},
-    {"GET", "/users/@me/guilds", capi_my_guilds, AUTH},
-    {"GET", "/users/:user_id", capi_user_get, AUTH},
-    {"POST", "/applications", capi_app_create, AUTH},
-    {"GET", "/applications/@me", capi_app_me, AUTH},
-    {"GET", "/applications/:application_id", capi_app_get, AUTH},
-    {"PATCH", "/applications/:application_id", capi_app_edit, AUTH},
-    {"POST", "/applications/:application_id/bot/reset", capi_app_reset, AUTH},
-    {"POST", "/oauth2/authorize", capi_oauth2_authorize, AUTH},
-    {"POST", "/guilds", capi_guild_create, AUTH},
-    {"GET", "/guilds/:guild_id", capi_guild_get, AUTH},
-    {"GET", "/guilds/:guild_id/channels", capi_channels_get, AUTH},
-    {"POST", "/guilds/:guild_id/channels", capi_channel_create, AUTH},
-    {"GET", "/channels/:channel_id", capi_channel_get, AUTH},
-    {"GET", "/channels/:channel_id/messages", capi_messages_get, AUTH},
-    {"POST", "/channels/:channel_id/messages", capi_message_create, AUTH},
-    {"POST", "/channels/:channel_id/typing", capi_typing, AUTH},
-    {"GET", "/channels/:channel_id/messages/:message_id", capi_message_get, AUTH},
-    {"PATCH", "/channels/:channel_id/messages/:message_id", capi_message_edit, AUTH},
-    {"DELETE", "/channels/:channel_id/messages/:message_id", capi_message_delete, AUTH},
+    {"GET", "/users/@me", capi_me, CAPI_AUTH},
+    {"GET", "/users/@me/guilds", capi_my_guilds, CAPI_AUTH},
+    {"GET", "/users/:user_id", capi_user_get, CAPI_AUTH},
+    {"POST", "/applications", capi_app_create, CAPI_AUTH},
+    {"GET", "/applications/@me", capi_app_me, CAPI_AUTH},
+    {"GET", "/applications/:application_id", capi_app_get, CAPI_AUTH},
+    {"PATCH", "/applications/:application_id", capi_app_edit, CAPI_AUTH},
+    {"POST", "/applications/:application_id/bot/reset", capi_app_reset, CAPI_AUTH},
+    {"POST", "/oauth2/authorize", capi_oauth2_authorize, CAPI_AUTH},
+    {"POST", "/guilds", capi_guild_create, CAPI_AUTH},
+    {"GET", "/guilds/:guild_id", capi_guild_get, CAPI_AUTH},
+    {"GET", "/guilds/:guild_id/channels", capi_channels_get, CAPI_AUTH},
+    {"POST", "/guilds/:guild_id/channels", capi_channel_create, CAPI_AUTH},
+    {"GET", "/channels/:channel_id", capi_channel_get, CAPI_AUTH},
+    {"GET", "/channels/:channel_id/messages", capi_messages_get, CAPI_AUTH},
+    {"POST", "/channels/:channel_id/messages", capi_message_create, CAPI_AUTH},
+    {"POST", "/channels/:channel_id/typing", capi_typing, CAPI_AUTH},
+    {"GET", "/channels/:channel_id/messages/:message_id", capi_message_get, CAPI_AUTH},
+    {"PATCH", "/channels/:channel_id/messages/:message_id", capi_message_edit, CAPI_AUTH},
+    {"DELETE", "/channels/:channel_id/messages/:message_id", capi_message_delete, CAPI_AUTH},
+    {NULL, NULL, NULL, 0},
 };
 
 enum match { NO_MATCH, MATCH, BAD_PARAM };
@@ -90,6 +83,17 @@ static enum match match(const char *pattern, const char *path, capi_req *req, co
     return bad_param ? BAD_PARAM : MATCH;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static int authenticate(capi_req *req)
 {
     const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
@@ -109,32 +113,85 @@ static int authenticate(capi_req *req)
     return 0;
 }
 
+static const struct capi_route *const tables[] = {
+    capi_routes_core,    capi_routes_members,  capi_routes_channels,
+    capi_routes_invites, capi_routes_messages,
+};
+
 void capi_route(capi_req *req)
 {
+    /* Two passes: a route whose pattern and method match wins over one where a ":name"
+     * segment did not hold a snowflake ("pins" against ":message_id"). */
+    const struct capi_route *bad_route = NULL;
+    const char *bad = NULL;
+    size_t badlen = 0;
     int path_matched = 0;
-    for (size_t i = 0; i < HS_ARRAY_LEN(routes); i++) {
-        const char *bad = NULL;
-        size_t badlen = 0;
-        enum match m = match(routes[i].pattern, req->path, req, &bad, &badlen);
-        if (m == NO_MATCH)
-            continue;
-        path_matched = 1;
-        if (strcmp(routes[i].method, req->method) != 0)
-            continue;
-        if ((routes[i].flags & AUTH) && authenticate(req) < 0)
-            return;
-        if (m == BAD_PARAM) {
-            char field[48];
-            snprintf(field, sizeof(field), "%.*s", (int)badlen, bad);
-            capi_form_error(req, field, "NUMBER_TYPE_COERCE", "Value is not snowflake.");
-            capi_form_failed(req);
+    for (size_t t = 0; t < HS_ARRAY_LEN(tables); t++) {
+        for (const struct capi_route *r = tables[t]; r->method; r++) {
+            const char *b = NULL;
+            size_t blen = 0;
+            enum match m = match(r->pattern, req->path, req, &b, &blen);
+            if (m == NO_MATCH)
+                continue;
+            path_matched = 1;
+            if (strcmp(r->method, req->method) != 0)
+                continue;
+            if (m == BAD_PARAM) {
+                if (!bad_route) {
+                    bad_route = r;
+                    bad = b;
+                    badlen = blen;
+                }
+                continue;
+            }
+            if ((r->flags & CAPI_AUTH) && authenticate(req) < 0)
+                return;
+            r->handler(req);
             return;
         }
-        routes[i].handler(req);
-        return;
     }
-    if (path_matched)
+    if (bad_route) {
+        if ((bad_route->flags & CAPI_AUTH) && authenticate(req) < 0)
+            return;
+        char field[48];
+        snprintf(field, sizeof(field), "%.*s", (int)badlen, bad);
+        capi_form_error(req, field, "NUMBER_TYPE_COERCE", "Value is not snowflake.");
+        capi_form_failed(req);
+    } else if (path_matched) {
         capi_respond_code(req, 405, 0, "405: Method Not Allowed");
-    else
+    } else {
         capi_respond_code(req, 404, 0, "404: Not Found");
+    }
+}
+
+const char *capi_audit_reason(capi_req *req)
+{
+    if (req->audit_reason)
+        return req->audit_reason;
+    const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Audit-Log-Reason");
+    if (!h || !*h)
+        return NULL;
+    size_t n = strlen(h);
+    char *out = hs_xmalloc(n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (h[i] == '%' && i + 2 < n && (hi = hexval(h[i + 1])) >= 0 &&
+            (lo = hexval(h[i + 2])) >= 0) {
+            *o++ = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            *o++ = h[i];
+        }
+    }
+    *o = '\0';
+    /* At most 512 characters, as Discord; NUL bytes end it. */
+    if (hs_utf8_len(out, strlen(out)) > 512) {
+        size_t chars = 0, i = 0;
+        for (; out[i]; i++)
+            if (((unsigned char)out[i] & 0xC0) != 0x80 && ++chars > 512)
+                break;
+        out[i] = '\0';
+    }
+    req->audit_reason = out;
+    return out;
 }

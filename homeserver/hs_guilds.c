@@ -1,4 +1,5 @@
 #include "hs_guilds.h"
+#include "hs_channels.h"
 #include "hs_accounts.h"
 #include "hs_buf.h"
 #include "hs_perm.h"
@@ -120,126 +121,6 @@ json_t *hs_guild_list_for_user(hs_db *db, uint64_t user_id, uint64_t before, uin
     return out;
 }
 
-static int channel_row(hs_db *db, uint64_t channel_id, struct hs_channel *ch)
-{
-    sqlite3_stmt *s = hs_db_stmt(db, "SELECT guild_id, type, parent_id FROM channels WHERE id = ?");
-    hs_bind_id(s, 1, channel_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        ch->id = channel_id;
-        ch->guild_id = hs_col_id(s, 0);
-        ch->type = sqlite3_column_int(s, 1);
-        ch->parent_id = hs_col_id(s, 2);
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : -1;
-}
-
-int hs_channel_access(hs_db *db, uint64_t channel_id, uint64_t user_id, struct hs_channel *ch,
-                      uint64_t *perms, hs_error *err)
-{
-    if (channel_row(db, channel_id, ch) < 0)
-        return hs_error_reason(err, HS_ENOTFOUND, HS_R_UNKNOWN_CHANNEL, "Unknown Channel");
-    int rc = hs_perm_guild(db, ch->guild_id, user_id, perms, err);
-    if (rc == HS_ENOTFOUND) /* a channel whose guild is gone */
-        return hs_error_reason(err, HS_ENOTFOUND, HS_R_UNKNOWN_CHANNEL, "Unknown Channel");
-    if (rc < 0)
-        return rc;
-    if (!(*perms & HS_PERM_VIEW_CHANNEL))
-        return hs_error_reason(err, HS_EPERM, HS_R_MISSING_ACCESS, "Missing Access");
-    return 0;
-}
-
-#define CHANNEL_COLUMNS                                                                            \
-    "id, guild_id, type, name, position, parent_id, topic, nsfw, rate_limit_per_user, "            \
-    "last_message_id"
-
-static json_t *channel_json_row(sqlite3_stmt *s)
-{
-    int type = sqlite3_column_int(s, 2);
-    json_t *c =
-        json_pack("{s:o, s:i, s:o, s:s, s:i, s:[], s:o, s:i}", "id", hs_json_id(hs_col_id(s, 0)),
-                  "type", type, "guild_id", hs_json_id(hs_col_id(s, 1)), "name", hs_col_text(s, 3),
-                  "position", sqlite3_column_int(s, 4), "permission_overwrites", "parent_id",
-                  hs_json_id_or_null(hs_col_id(s, 5)), "flags", 0);
-    HS_ASSERT(c);
-    if (type == HS_CHANNEL_TEXT || type == HS_CHANNEL_VOICE) {
-        json_object_set_new(c, "nsfw", json_boolean(sqlite3_column_int(s, 7)));
-        json_object_set_new(c, "rate_limit_per_user", json_integer(sqlite3_column_int(s, 8)));
-        json_object_set_new(c, "last_message_id", hs_json_id_or_null(hs_col_id(s, 9)));
-    }
-    if (type == HS_CHANNEL_TEXT) {
-        const char *topic = hs_col_text(s, 6);
-        json_object_set_new(c, "topic", topic ? json_string(topic) : json_null());
-    }
-    if (type == HS_CHANNEL_VOICE) {
-        json_object_set_new(c, "bitrate", json_integer(64000));
-        json_object_set_new(c, "user_limit", json_integer(0));
-        json_object_set_new(c, "rtc_region", json_null());
-    }
-    return c;
-}
-
-json_t *hs_channel_json(hs_db *db, uint64_t channel_id)
-{
-    sqlite3_stmt *s = hs_db_stmt(db, "SELECT " CHANNEL_COLUMNS " FROM channels WHERE id = ?");
-    hs_bind_id(s, 1, channel_id);
-    json_t *c = sqlite3_step(s) == SQLITE_ROW ? channel_json_row(s) : NULL;
-    sqlite3_reset(s);
-    return c;
-}
-
-json_t *hs_channel_list(hs_db *db, uint64_t guild_id, uint64_t user_id)
-{
-    uint64_t perms = 0;
-    json_t *out = json_array();
-    if (hs_perm_guild(db, guild_id, user_id, &perms, NULL) < 0 || !(perms & HS_PERM_VIEW_CHANNEL))
-        return out;
-    sqlite3_stmt *s = hs_db_stmt(db, "SELECT " CHANNEL_COLUMNS
-                                     " FROM channels WHERE guild_id = ? ORDER BY position, id");
-    hs_bind_id(s, 1, guild_id);
-    while (sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(out, channel_json_row(s));
-    sqlite3_reset(s);
-    return out;
-}
-
-/* Folds a text channel name as Discord does: lower case, spaces become '-'. */
-static char *fold_channel_name(const char *name, int type)
-{
-    char *out = hs_xstrdup(name);
-    if (type != HS_CHANNEL_TEXT)
-        return out;
-    for (char *p = out; *p; p++) {
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-        else if (*p == ' ')
-            *p = '-';
-    }
-    return out;
-}
-
-static int insert_channel(hs_txn *txn, uint64_t id, uint64_t guild_id, int type, const char *name,
-                          int position, uint64_t parent_id, const char *topic, int nsfw,
-                          int rate_limit, hs_error *err)
-{
-    hs_db *db = hs_txn_db(txn);
-    sqlite3_stmt *s = hs_db_stmt(db, "INSERT INTO channels (id, guild_id, type, name, position, "
-                                     "parent_id, topic, nsfw, rate_limit_per_user) VALUES "
-                                     "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    hs_bind_id(s, 1, id);
-    hs_bind_id(s, 2, guild_id);
-    sqlite3_bind_int(s, 3, type);
-    hs_bind_text(s, 4, name);
-    sqlite3_bind_int(s, 5, position);
-    if (parent_id)
-        hs_bind_id(s, 6, parent_id);
-    hs_bind_text(s, 7, topic);
-    sqlite3_bind_int(s, 8, nsfw);
-    sqlite3_bind_int(s, 9, rate_limit);
-    return step_done(db, s, err, "storing a channel");
-}
-
 static int insert_member(hs_txn *txn, uint64_t guild_id, uint64_t user_id, hs_error *err)
 {
     hs_db *db = hs_txn_db(txn);
@@ -298,7 +179,8 @@ int hs_guild_create_fn(hs_txn *txn, void *arg, hs_error *err)
     if (rc == 0)
         rc = insert_role(txn, gid, gid, "@everyone", HS_PERM_DEFAULT_EVERYONE, 0, 0, 0, err);
     if (rc == 0)
-        rc = insert_channel(txn, general, gid, HS_CHANNEL_TEXT, "general", 0, 0, NULL, 0, 0, err);
+        rc =
+            hs_channel_insert(txn, general, gid, HS_CHANNEL_TEXT, "general", 0, 0, NULL, 0, 0, err);
     if (rc == 0)
         rc = insert_member(txn, gid, op->owner_id, err);
     if (rc < 0)
@@ -312,57 +194,6 @@ int hs_guild_create_fn(hs_txn *txn, void *arg, hs_error *err)
     if (rc == 0)
         rc = member_event(txn, gid, op->owner_id, op->owner_id, err);
     return rc;
-}
-
-int hs_channel_create_fn(hs_txn *txn, void *arg, hs_error *err)
-{
-    struct hs_channel_create *op = arg;
-    hs_db *db = hs_txn_db(txn);
-    uint64_t perms;
-    int rc = hs_perm_guild(db, op->guild_id, op->actor_id, &perms, err);
-    if (rc < 0)
-        return rc;
-    if (!(perms & HS_PERM_MANAGE_CHANNELS))
-        return hs_error_reason(err, HS_EPERM, HS_R_MISSING_PERMISSIONS, "Missing Permissions");
-    if (op->type != HS_CHANNEL_TEXT && op->type != HS_CHANNEL_VOICE &&
-        op->type != HS_CHANNEL_CATEGORY)
-        return hs_error_form(err, "type", "BASE_TYPE_CHOICES", "Value must be one of {0, 2, 4}.");
-    size_t len = hs_utf8_len(op->name, strlen(op->name));
-    if (len < 1 || len > 100)
-        return hs_error_form(err, "name", "BASE_TYPE_BAD_LENGTH",
-                             "Must be between 1 and 100 in length.");
-    if (op->topic && hs_utf8_len(op->topic, strlen(op->topic)) > 1024)
-        return hs_error_form(err, "topic", "BASE_TYPE_MAX_LENGTH",
-                             "Must be 1024 or fewer in length.");
-    if (op->rate_limit_per_user < 0 || op->rate_limit_per_user > 21600)
-        return hs_error_form(err, "rate_limit_per_user", "NUMBER_TYPE_MAX",
-                             "int value should be between 0 and 21600.");
-    if (op->parent_id) {
-        struct hs_channel parent;
-        if (op->type == HS_CHANNEL_CATEGORY || channel_row(db, op->parent_id, &parent) < 0 ||
-            parent.guild_id != op->guild_id || parent.type != HS_CHANNEL_CATEGORY)
-            return hs_error_form(err, "parent_id", "CHANNEL_PARENT_INVALID",
-                                 "Not a category of this guild.");
-    }
-    int position = op->position;
-    if (position < 0) {
-        sqlite3_stmt *s = hs_db_stmt(
-            db, "SELECT coalesce(max(position) + 1, 0) FROM channels WHERE guild_id = ?");
-        hs_bind_id(s, 1, op->guild_id);
-        position = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
-        sqlite3_reset(s);
-    }
-    char *name = fold_channel_name(op->name, op->type);
-    uint64_t id = hs_txn_new_id(txn);
-    rc = insert_channel(txn, id, op->guild_id, op->type, name, position, op->parent_id,
-                        op->type == HS_CHANNEL_TEXT ? op->topic : NULL, op->nsfw,
-                        op->type == HS_CHANNEL_CATEGORY ? 0 : op->rate_limit_per_user, err);
-    free(name);
-    if (rc < 0)
-        return rc;
-    op->channel = hs_channel_json(db, id);
-    return hs_txn_event(txn, "CHANNEL_CREATE", op->guild_id, id, op->actor_id,
-                        json_incref(op->channel), err);
 }
 
 int hs_bot_authorize_fn(hs_txn *txn, void *arg, hs_error *err)

@@ -12,20 +12,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "hs_channels.h"
 #include "hs_core.h"
-
-enum hs_channel_type {
-    HS_CHANNEL_TEXT = 0,
-    HS_CHANNEL_DM = 1,
-    HS_CHANNEL_VOICE = 2,
-    HS_CHANNEL_GROUP_DM = 3,
-    HS_CHANNEL_CATEGORY = 4,
-};
-
-struct hs_channel {
-    uint64_t id, guild_id, parent_id;
-    int type;
-};
 
 /* Write: a new guild owned by owner_id, with @everyone and a "general" text channel. */
 struct hs_guild_create {
@@ -42,32 +30,6 @@ json_t *hs_guild_json(hs_db *db, uint64_t guild_id, int with_counts);
  * and limit. */
 json_t *hs_guild_list_for_user(hs_db *db, uint64_t user_id, uint64_t before, uint64_t after,
                                int limit);
-
-/*
- * Looks a channel up and checks that user_id may view it. Fills *ch and *perms (the user's
- * permissions in the channel). Errors: HS_ENOTFOUND/HS_R_UNKNOWN_CHANNEL,
- * HS_EPERM/HS_R_MISSING_ACCESS (not a member, or no VIEW_CHANNEL).
- */
-int hs_channel_access(hs_db *db, uint64_t channel_id, uint64_t user_id, struct hs_channel *ch,
-                      uint64_t *perms, hs_error *err);
-
-json_t *hs_channel_json(hs_db *db, uint64_t channel_id);
-/* The channels of a guild that user_id may view (the caller checked membership). */
-json_t *hs_channel_list(hs_db *db, uint64_t guild_id, uint64_t user_id);
-
-/* Write: a new channel; needs MANAGE_CHANNELS. The capi validated the input's types. */
-struct hs_channel_create {
-    uint64_t guild_id, actor_id;
-    const char *name;
-    const char *topic; /* NULL: none */
-    int type;
-    int position; /* -1: after the last */
-    int nsfw;
-    int rate_limit_per_user;
-    uint64_t parent_id; /* 0: none */
-    json_t *channel;    /* out: new reference */
-};
-int hs_channel_create_fn(hs_txn *txn, void *arg, hs_error *err);
 
 /* Write: adds an application's bot to a guild (OAuth2 "bot" scope). The actor needs
  * MANAGE_GUILD; the application must be public or the actor's. permissions != 0 gives the

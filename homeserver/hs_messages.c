@@ -1,5 +1,6 @@
 #include "hs_messages.h"
 #include "hs_accounts.h"
+#include "hs_channels.h"
 #include "hs_guilds.h"
 #include "hs_perm.h"
 #include "hs_snowflake.h"

@@ -36,6 +36,30 @@ enum hs_reason {
     HS_R_EMPTY_MESSAGE,
     HS_R_NON_TEXT_CHANNEL, /* sending to a voice or category channel */
     HS_R_BOT_FORBIDDEN,    /* an action bot accounts may not take */
+    HS_R_UNKNOWN_ROLE,
+    HS_R_UNKNOWN_MEMBER,
+    HS_R_UNKNOWN_INVITE,
+    HS_R_UNKNOWN_BAN,
+    HS_R_UNKNOWN_EMOJI,
+    HS_R_UNKNOWN_OVERWRITE,
+    HS_R_UNKNOWN_ATTACHMENT,
+    HS_R_MAX_PINS,       /* 250 pins in a channel */
+    HS_R_MAX_ROLES,      /* 250 roles in a guild */
+    HS_R_MAX_CHANNELS,   /* 500 channels in a guild */
+    HS_R_MAX_REACTIONS,  /* 20 distinct reactions on a message */
+    HS_R_MAX_RECIPIENTS, /* 10 in a group DM */
+    HS_R_BANNED,         /* joining a guild one is banned from */
+    HS_R_THREAD_ARCHIVED,
+    HS_R_THREAD_LOCKED,
+    HS_R_MESSAGE_TOO_OLD, /* bulk delete of messages over 14 days old */
+    HS_R_CANNOT_DM,       /* no DM with this user */
+    HS_R_INVALID_RECIPIENT,
+    HS_R_SLOWMODE,         /* rate_limit_per_user not yet elapsed */
+    HS_R_ENTITY_TOO_LARGE, /* an upload over the limit */
+    HS_R_INVALID_EMOJI,    /* emoji not unicode or name:id */
+    HS_R_ALREADY_MEMBER,
+    HS_R_OWNER_CANNOT_LEAVE,
+    HS_R_NONCE_REUSED, /* enforce_nonce with a nonce bound to a different request */
 };
 
 typedef struct hs_error {
