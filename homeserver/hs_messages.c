@@ -74,7 +74,7 @@ int hs_msg_create_fn(hs_txn *txn, void *arg, hs_error *err)
         return rc;
     if (!(perms & HS_PERM_SEND_MESSAGES))
         return hs_error_reason(err, HS_EPERM, HS_R_MISSING_PERMISSIONS, "Missing Permissions");
-    if (ch.type != HS_CHANNEL_TEXT)
+    if (ch.type == HS_CHANNEL_VOICE || ch.type == HS_CHANNEL_CATEGORY)
         return hs_error_reason(err, HS_EINVAL, HS_R_NON_TEXT_CHANNEL,
                                "Cannot send messages in a non-text channel");
     rc = hs_msg_check_content(op->content, op->max_chars, err);
@@ -104,7 +104,8 @@ int hs_msg_create_fn(hs_txn *txn, void *arg, hs_error *err)
     if (op->nonce)
         json_object_set(op->message, "nonce", op->nonce);
     json_t *ev = json_deep_copy(op->message);
-    json_object_set_new(ev, "guild_id", hs_json_id(ch.guild_id));
+    if (ch.guild_id)
+        json_object_set_new(ev, "guild_id", hs_json_id(ch.guild_id));
     return hs_txn_event(txn, "MESSAGE_CREATE", ch.guild_id, op->channel_id, op->author_id, ev, err);
 }
 
@@ -143,7 +144,8 @@ int hs_msg_edit_fn(hs_txn *txn, void *arg, hs_error *err)
         return rc;
     op->message = msg_load(db, op->channel_id, op->message_id);
     json_t *ev = json_deep_copy(op->message);
-    json_object_set_new(ev, "guild_id", hs_json_id(ch.guild_id));
+    if (ch.guild_id)
+        json_object_set_new(ev, "guild_id", hs_json_id(ch.guild_id));
     return hs_txn_event(txn, "MESSAGE_UPDATE", ch.guild_id, op->channel_id, op->actor_id, ev, err);
 }
 
@@ -173,8 +175,10 @@ int hs_msg_delete_fn(hs_txn *txn, void *arg, hs_error *err)
     rc = step_done(db, s, err, "deleting a message");
     if (rc < 0)
         return rc;
-    json_t *ev = json_pack("{s:o, s:o, s:o}", "id", hs_json_id(op->message_id), "channel_id",
-                           hs_json_id(op->channel_id), "guild_id", hs_json_id(ch.guild_id));
+    json_t *ev = json_pack("{s:o, s:o}", "id", hs_json_id(op->message_id), "channel_id",
+                           hs_json_id(op->channel_id));
+    if (ch.guild_id)
+        json_object_set_new(ev, "guild_id", hs_json_id(ch.guild_id));
     return hs_txn_event(txn, "MESSAGE_DELETE", ch.guild_id, op->channel_id, op->actor_id, ev, err);
 }
 
