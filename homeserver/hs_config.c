@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum cfg_type { CFG_STR, CFG_INT };
 
@@ -145,6 +146,11 @@ int hs_config_load_file(hs_config *cfg, const char *path, hs_error *err)
         return hs_error_set(err, HS_EIO, "cannot open config '%s': %s", path, strerror(errno));
     char line[8192];
     int lineno = 0, rc = 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        rc = hs_error_set(err, HS_EIO, "config '%s' is not a regular file", path);
+        goto out;
+    }
     while (fgets(line, sizeof(line), f)) {
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
@@ -169,6 +175,8 @@ int hs_config_load_file(hs_config *cfg, const char *path, hs_error *err)
             goto out;
         }
     }
+    if (ferror(f))
+        rc = hs_error_set(err, HS_EIO, "cannot read config '%s': %s", path, strerror(errno));
 out:
     fclose(f);
     return rc;

@@ -95,12 +95,17 @@ json_t *hs_guild_list_for_user(hs_db *db, uint64_t user_id, uint64_t before, uin
         db, "SELECT g.id, g.name, g.owner_id FROM members m JOIN guilds g ON g.id = m.guild_id "
             "WHERE m.user_id = ?1 AND m.guild_id > ?2 AND m.guild_id < ?3 ORDER BY m.guild_id "
             "LIMIT ?4");
+    json_t *out = json_array();
+    /* Ids are stored as SQLite integers: cursors beyond 2^63 - 1 are clamped. */
+    if (after >= (uint64_t)INT64_MAX)
+        return out;
+    if (before > (uint64_t)INT64_MAX)
+        before = (uint64_t)INT64_MAX;
     hs_bind_id(s, 1, user_id);
     hs_bind_id(s, 2, after);
     sqlite3_bind_int64(s, 3, before ? (sqlite3_int64)before : INT64_MAX);
     sqlite3_bind_int(s, 4, limit);
     /* Collect first: computing permissions reuses statements of this connection. */
-    json_t *out = json_array();
     uint64_t ids[200];
     int n = 0;
     while (n < limit && n < 200 && sqlite3_step(s) == SQLITE_ROW) {

@@ -221,23 +221,26 @@ json_t *hs_msg_history(hs_db *db, uint64_t channel_id, const struct hs_history_q
         "SELECT " MSG_COLUMNS MSG_FROM "WHERE m.channel_id = ? AND m.id >= ? ORDER BY m.id LIMIT ?";
     json_t *out = json_array();
     sqlite3_stmt *s;
+    /* Ids are stored as SQLite integers: cursors beyond 2^63 - 1 mean "no bound". */
+    uint64_t before = q->before > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : q->before;
+    uint64_t around = q->around > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : q->around;
 
-    if (q->around) {
+    if (around) {
         /* limit/2 older ones, then the message itself and newer ones to fill the page. */
-        json_t *before = json_array();
+        json_t *earlier = json_array();
         s = hs_db_stmt(db, older);
         hs_bind_id(s, 1, channel_id);
-        hs_bind_id(s, 2, q->around);
+        hs_bind_id(s, 2, around);
         sqlite3_bind_int(s, 3, q->limit / 2);
-        int got = collect(s, channel_id, before);
+        int got = collect(s, channel_id, earlier);
         s = hs_db_stmt(db, newer);
         hs_bind_id(s, 1, channel_id);
-        hs_bind_id(s, 2, q->around);
+        hs_bind_id(s, 2, around);
         sqlite3_bind_int(s, 3, q->limit - got);
         collect(s, channel_id, out);
         reverse(out);
-        json_array_extend(out, before);
-        json_decref(before);
+        json_array_extend(out, earlier);
+        json_decref(earlier);
     } else if (q->after) {
         if (q->after >= (uint64_t)INT64_MAX)
             return out;
@@ -250,7 +253,7 @@ json_t *hs_msg_history(hs_db *db, uint64_t channel_id, const struct hs_history_q
     } else {
         s = hs_db_stmt(db, older);
         hs_bind_id(s, 1, channel_id);
-        sqlite3_bind_int64(s, 2, q->before ? (sqlite3_int64)q->before : INT64_MAX);
+        sqlite3_bind_int64(s, 2, before ? (sqlite3_int64)before : INT64_MAX);
         sqlite3_bind_int(s, 3, q->limit);
         collect(s, channel_id, out);
     }

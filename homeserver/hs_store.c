@@ -40,10 +40,13 @@ struct hs_store {
 
 static atomic_ulong store_generation = 1;
 
+/* A thread's read connections, one per store it reads from (a process normally has one
+ * store; tools and tests may hold a few). */
+#define TL_READERS 4
 static _Thread_local struct {
     unsigned long generation;
     hs_db *db;
-} tl_reader;
+} tl_readers[TL_READERS];
 
 static int open_conn(const char *path, int flags, hs_db **out, hs_error *err)
 {
@@ -131,8 +134,13 @@ hs_db *hs_store_write_db(hs_store *st)
 
 hs_db *hs_store_read_db(hs_store *st, hs_error *err)
 {
-    if (tl_reader.generation == st->generation && tl_reader.db)
-        return tl_reader.db;
+    size_t slot = 0;
+    for (size_t i = 0; i < TL_READERS; i++) {
+        if (tl_readers[i].generation == st->generation && tl_readers[i].db)
+            return tl_readers[i].db;
+        if (tl_readers[i].generation < tl_readers[slot].generation)
+            slot = i; /* the oldest store's slot is the one to reuse */
+    }
     hs_db *h;
     if (open_conn(st->path, SQLITE_OPEN_READONLY, &h, err) < 0)
         return NULL;
@@ -141,8 +149,8 @@ hs_db *hs_store_read_db(hs_store *st, hs_error *err)
     h->next = st->readers;
     st->readers = h;
     pthread_mutex_unlock(&st->lock);
-    tl_reader.generation = st->generation;
-    tl_reader.db = h;
+    tl_readers[slot].generation = st->generation;
+    tl_readers[slot].db = h;
     return h;
 }
 
