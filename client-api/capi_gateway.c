@@ -84,7 +84,8 @@ struct gw_session {
     uint64_t intents;
     int shard_id, shard_count;
     uint64_t seq;
-    struct gw_frame **ring; /* the last dispatches, for RESUME */
+    uint64_t acked;         /* the last seq the client acknowledged in a heartbeat */
+    struct gw_frame **ring; /* the last dispatches not yet acknowledged, for RESUME */
     size_t ring_cap, ring_start, ring_len, ring_bytes;
     uint64_t *guilds; /* sorted */
     size_t nguilds, capguilds;
@@ -114,6 +115,10 @@ struct gw_conn {
     int end_session; /* the session ends with this connection (client closed 1000/1001) */
     uint32_t ep_events;
     z_stream *z;
+    /* Input accounting that lets an idle connection give its wslay context back: bytes
+     * handed to wslay, and bytes of the frames it has started (header + payload). */
+    uint64_t in_read, in_framed;
+    int in_fragmented; /* a data message whose last frame has not arrived */
     struct gw_conn *prev, *next;
     struct gw_conn *next_dirty;
 };
@@ -264,6 +269,28 @@ static void session_free(capi_gateway *gw, struct gw_session *s)
     gw->nsessions--;
 }
 
+/* The client says (in its heartbeat) it has every dispatch up to seq: those leave the
+ * replay ring, since a RESUME will never ask for them. An idle session thus keeps no frames
+ * once it has heartbeated. */
+static void session_acked(struct gw_session *s, uint64_t seq)
+{
+    if (seq > s->seq)
+        return;
+    while (s->ring_len > 0 && s->ring[s->ring_start]->seq <= seq) {
+        struct gw_frame *f = s->ring[s->ring_start];
+        s->ring_bytes -= f->len;
+        free(f);
+        s->ring_start = (s->ring_start + 1) % s->ring_cap;
+        s->ring_len--;
+    }
+    if (s->ring_len == 0) {
+        free(s->ring);
+        s->ring = NULL;
+        s->ring_cap = s->ring_start = 0;
+    }
+    s->acked = seq;
+}
+
 static struct gw_session *session_find(capi_gateway *gw, const char *id)
 {
     for (struct gw_session *s = gw->sessions; s; s = s->next)
@@ -273,6 +300,8 @@ static struct gw_session *session_find(capi_gateway *gw, const char *id)
 }
 
 /* ------------------------------------------------------------------ connections */
+
+static void ws_ensure(struct gw_conn *c);
 
 static void conn_mark_dirty(struct gw_conn *c)
 {
@@ -289,6 +318,7 @@ static void conn_close(struct gw_conn *c, uint16_t code, const char *reason)
         return;
     c->closing = 1;
     c->closing_ms = now_ms();
+    ws_ensure(c);
     wslay_event_queue_close(c->ws, code, (const uint8_t *)reason, strlen(reason));
     conn_mark_dirty(c);
 }
@@ -313,6 +343,7 @@ static void conn_send(struct gw_conn *c, const char *text, size_t len)
         msg.msg = zbuf;
         msg.msg_length = cap - c->z->avail_out;
     }
+    ws_ensure(c);
     wslay_event_queue_msg(c->ws, &msg);
     free(zbuf);
     conn_mark_dirty(c);
@@ -681,7 +712,7 @@ static void op_resume(struct gw_conn *c, json_t *d)
         return;
     }
     uint64_t oldest = s->ring_len ? s->ring[s->ring_start]->seq : s->seq + 1;
-    if (seq + 1 < oldest) {
+    if (seq < s->acked || seq + 1 < oldest) {
         /* Some of what it missed has left the ring: it cannot be made whole. */
         session_free(gw, s);
         send_invalid_session(c);
@@ -829,6 +860,8 @@ static void handle_payload(struct gw_conn *c, const uint8_t *msg, size_t len)
     switch (json_integer_value(op)) {
     case 1: /* HEARTBEAT */
         c->last_beat_ms = now;
+        if (c->sess && json_is_integer(d) && json_integer_value(d) > 0)
+            session_acked(c->sess, (uint64_t)json_integer_value(d));
         conn_sendf_json(c, json_pack("{s:i}", "op", 11));
         break;
     case 2: /* IDENTIFY */
@@ -884,11 +917,14 @@ static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
             n = len;
         memcpy(buf, c->extra + c->extra_off, n);
         c->extra_off += n;
+        c->in_read += n;
         return (ssize_t)n;
     }
     ssize_t n = recv(c->fd, buf, len, 0);
-    if (n > 0)
+    if (n > 0) {
+        c->in_read += (uint64_t)n;
         return n;
+    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
     else
@@ -936,9 +972,49 @@ static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     }
 }
 
+/* Counts each frame's bytes as it starts, so that in_read == in_framed means no partial
+ * frame sits in wslay's buffers. */
+static void ws_on_frame_start(wslay_event_context_ptr ctx,
+                              const struct wslay_event_on_frame_recv_start_arg *arg,
+                              void *user_data)
+{
+    struct gw_conn *c = user_data;
+    (void)ctx;
+    uint64_t len = arg->payload_length;
+    c->in_framed += 2 + 4 + (len > 65535 ? 8 : len > 125 ? 2 : 0) + len;
+    if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME ||
+        arg->opcode == WSLAY_CONTINUATION_FRAME)
+        c->in_fragmented = !arg->fin;
+}
+
 static const struct wslay_event_callbacks ws_callbacks = {
-    ws_recv, ws_send, NULL, NULL, NULL, NULL, ws_on_msg,
+    ws_recv, ws_send, NULL, ws_on_frame_start, NULL, NULL, ws_on_msg,
 };
+
+/*
+ * An idle connection holds no wslay context (about 9 KiB each): it is made when bytes
+ * arrive or a frame is queued, and given back when nothing is queued to send and no
+ * partial frame has been read (DESIGN.md §3).
+ */
+static void ws_ensure(struct gw_conn *c)
+{
+    if (c->ws)
+        return;
+    if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0)
+        HS_BUG("wslay context allocation failed");
+    wslay_event_config_set_max_recv_msg_length(c->ws, GW_WSLAY_MAX);
+    c->in_read = c->in_framed = 0;
+    c->in_fragmented = 0;
+}
+
+static void ws_release_if_idle(struct gw_conn *c)
+{
+    if (c->ws && !c->closing && !wslay_event_want_write(c->ws) && c->in_read == c->in_framed &&
+        !c->in_fragmented && c->extra_off == c->extra_len) {
+        wslay_event_context_free(c->ws);
+        c->ws = NULL;
+    }
+}
 
 /* ------------------------------------------------------------------ connection life */
 
@@ -953,7 +1029,8 @@ static void conn_drop(struct gw_conn *c)
     }
     epoll_ctl(gw->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
-    wslay_event_context_free(c->ws);
+    if (c->ws)
+        wslay_event_context_free(c->ws);
     if (c->z) {
         deflateEnd(c->z);
         free(c->z);
@@ -985,15 +1062,19 @@ static void conn_flush(struct gw_conn *c)
 {
     if (c->dead)
         return;
-    if (wslay_event_send(c->ws) != 0) {
-        c->dead = 1;
-        return;
-    }
-    int want_read = wslay_event_want_read(c->ws) && !c->closing;
-    int want_write = wslay_event_want_write(c->ws);
-    if ((c->closing && !want_write) || (!want_read && !want_write)) {
-        c->dead = 1;
-        return;
+    int want_read = !c->closing, want_write = 0;
+    if (c->ws) {
+        if (wslay_event_send(c->ws) != 0) {
+            c->dead = 1;
+            return;
+        }
+        want_read = wslay_event_want_read(c->ws) && !c->closing;
+        want_write = wslay_event_want_write(c->ws);
+        if ((c->closing && !want_write) || (!want_read && !want_write)) {
+            c->dead = 1;
+            return;
+        }
+        ws_release_if_idle(c);
     }
     uint32_t ev = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0) | EPOLLRDHUP;
     if (ev != c->ep_events) {
@@ -1007,6 +1088,7 @@ static void conn_readable(struct gw_conn *c)
 {
     if (c->dead)
         return;
+    ws_ensure(c);
     if (wslay_event_recv(c->ws) != 0) {
         c->dead = 1;
         return;
@@ -1024,9 +1106,6 @@ static void adopt(capi_gateway *gw, struct gw_msg *m)
     c->extra_len = m->extra_len;
     m->extra = NULL;
     c->opened_ms = c->last_beat_ms = c->rl_start_ms = now_ms();
-    if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0)
-        HS_BUG("wslay context allocation failed");
-    wslay_event_config_set_max_recv_msg_length(c->ws, GW_WSLAY_MAX);
     c->next = gw->conns;
     if (gw->conns)
         gw->conns->prev = c;
@@ -1050,8 +1129,11 @@ static void adopt(capi_gateway *gw, struct gw_msg *m)
     }
     if (c->params.zlib_stream) {
         c->z = hs_xcalloc(1, sizeof(*c->z));
-        if (deflateInit(c->z, Z_DEFAULT_COMPRESSION) != Z_OK)
-            HS_BUG("deflateInit failed");
+        /* A 4 KiB window and small hash tables keep the stream at ~32 KiB per connection
+         * instead of ~256 KiB; any inflater (window 15) reads it. */
+        if (deflateInit2(c->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 12, 5, Z_DEFAULT_STRATEGY) !=
+            Z_OK)
+            HS_BUG("deflateInit2 failed");
     }
     conn_sendf_json(c, json_pack("{s:i, s:{s:i, s:[s]}, s:n, s:n}", "op", 10, "d",
                                  "heartbeat_interval", gw->cfg->gateway_heartbeat_ms, "_trace",
