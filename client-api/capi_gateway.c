@@ -510,9 +510,22 @@ static json_t *guild_create_payload(capi_gateway *gw, uint64_t gid, uint64_t uid
     int64_t count = hs_member_count(db, gid);
     json_t *self = hs_member_json(db, gid, uid);
     if (self) {
+        /* The caller is always among the (at most GW_GUILD_CREATE_MEMBERS) members. */
         json_object_set(g, "joined_at", json_object_get(self, "joined_at"));
-        if (count > GW_GUILD_CREATE_MEMBERS)
+        const char *me = json_string_value(json_object_get(json_object_get(self, "user"), "id"));
+        int present = 0;
+        size_t i;
+        json_t *m;
+        json_array_foreach(members, i, m)
+        {
+            const char *id = json_string_value(json_object_get(json_object_get(m, "user"), "id"));
+            present |= id && me && strcmp(id, me) == 0;
+        }
+        if (!present) {
+            if (json_array_size(members) >= GW_GUILD_CREATE_MEMBERS)
+                json_array_remove(members, json_array_size(members) - 1);
             json_array_append(members, self);
+        }
         json_decref(self);
     }
     json_object_set_new(g, "channels", hs_channel_list(db, gid, uid));

@@ -27,6 +27,8 @@ static void req_free(capi_req *req)
         MHD_destroy_response(req->upgrade_resp);
     free(req->gw_params);
     free(req->audit_reason);
+    for (int i = 0; i < req->nheaders; i++)
+        free(req->headers[i].value);
     json_decref(req->resp);
     json_decref(req->form_errors);
     hs_buf_release(&req->body);
@@ -47,6 +49,8 @@ static enum MHD_Result send_response(capi_req *req)
     } else {
         r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
+    for (int i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(r, req->headers[i].name, req->headers[i].value);
     enum MHD_Result ret = MHD_queue_response(req->conn, req->status ? req->status : 500, r);
     MHD_destroy_response(r);
     return ret;

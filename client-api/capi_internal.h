@@ -65,6 +65,11 @@ struct capi_req {
 
     /* The response. */
     unsigned status;
+    struct {
+        const char *name; /* a string literal */
+        char *value;      /* owned */
+    } headers[8];
+    int nheaders;
     json_t *resp;        /* NULL: empty body */
     json_t *form_errors; /* collected 50035 errors */
 };
@@ -95,6 +100,8 @@ const char *capi_audit_reason(capi_req *req);
 /* Responding (capi_json.c). Each sets status and body; the last call wins. */
 void capi_respond(capi_req *req, unsigned status, json_t *body /* takes; NULL for none */);
 void capi_respond_code(capi_req *req, unsigned status, int code, const char *message);
+/* Adds a response header (name must be a literal; value is copied). At most 8. */
+void capi_add_header(capi_req *req, const char *name, const char *value);
 /* Maps a core error to its wire form (spec/client-api.md §3). */
 void capi_respond_error(capi_req *req, int rc, const hs_error *err);
 

@@ -17,6 +17,14 @@ void capi_respond(capi_req *req, unsigned status, json_t *body)
     req->resp = body;
 }
 
+void capi_add_header(capi_req *req, const char *name, const char *value)
+{
+    HS_ASSERT(req->nheaders < (int)HS_ARRAY_LEN(req->headers));
+    req->headers[req->nheaders].name = name;
+    req->headers[req->nheaders].value = hs_xstrdup(value);
+    req->nheaders++;
+}
+
 void capi_respond_code(capi_req *req, unsigned status, int code, const char *message)
 {
     capi_respond(req, status, json_pack("{s:s, s:i}", "message", message, "code", code));

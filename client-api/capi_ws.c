@@ -100,6 +100,7 @@ void capi_ws_upgrade(capi_req *req)
     }
     if (!version || strcmp(version, "13") != 0) {
         capi_respond_code(req, 426, 0, "Sec-WebSocket-Version 13 is required.");
+        capi_add_header(req, "Sec-WebSocket-Version", "13"); /* RFC 6455 §4.4 */
         return;
     }
     if (!key || capi_ws_accept_key(key, accept) < 0) {
@@ -113,7 +114,7 @@ void capi_ws_upgrade(capi_req *req)
     const char *comp = capi_query(req, "compress");
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
     if (v)
-        p->version = atoi(v) > 0 ? atoi(v) : -1;
+        p->version = strcmp(v, "9") == 0 ? 9 : strcmp(v, "10") == 0 ? 10 : -1;
     p->bad_encoding = enc && strcmp(enc, "json") != 0;
     p->zlib_stream = comp && strcmp(comp, "zlib-stream") == 0;
     p->bad_compress = comp && !p->zlib_stream;
