@@ -76,6 +76,8 @@ void capi_messages_get(capi_req *req)
     uint64_t *slots[] = {&q.around, &q.before, &q.after};
     for (int i = 0; i < 3; i++) {
         int rc = capi_query_id(req, which[i], slots[i]);
+        if (rc == 1 && slots[i] == &q.after)
+            q.after_given = 1;
         if (rc == 1 && ++given > 1)
             capi_form_error(req, which[i], "BASE_TYPE_CHOICES",
                             "Only one of around, before and after may be given.");

@@ -241,7 +241,7 @@ json_t *hs_msg_history(hs_db *db, uint64_t channel_id, const struct hs_history_q
         reverse(out);
         json_array_extend(out, earlier);
         json_decref(earlier);
-    } else if (q->after) {
+    } else if (q->after || q->after_given) {
         if (q->after >= (uint64_t)INT64_MAX)
             return out;
         s = hs_db_stmt(db, newer);

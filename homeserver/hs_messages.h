@@ -44,10 +44,11 @@ int hs_msg_get(hs_db *db, uint64_t channel_id, uint64_t message_id, json_t **out
 
 /*
  * A history page, newest first (spec/client-api.md "Messages"). At most one of before,
- * after, around is non-zero; limit is 1..100. The caller checked access.
+ * after (after_given), around is given; limit is 1..100. The caller checked access.
  */
 struct hs_history_query {
     uint64_t before, after, around;
+    int after_given; /* `after` was given, even as 0 (then: the oldest messages) */
     int limit;
 };
 json_t *hs_msg_history(hs_db *db, uint64_t channel_id, const struct hs_history_query *q);

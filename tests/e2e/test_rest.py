@@ -1153,6 +1153,13 @@ def test_history_paging(alice, paged, query, expected):
     assert [str(x) for x in expected_page(asc, **model_params)] == want
 
 
+def test_history_after_zero_is_the_oldest(alice, paged):
+    # after=0 is a cursor before every id, not "no cursor": the oldest page, newest first
+    ch, m = paged
+    assert ids(alice.history(ch, after="0", limit=3)) == [m[2], m[1], m[0]]
+    assert ids(alice.history(ch, limit=3)) == [m[29], m[28], m[27]]
+
+
 def test_history_ids_not_in_channel(alice, paged):
     ch, m = paged
     newest_plus = str(int(m[29]) + 1)

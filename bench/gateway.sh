@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# bench/gateway.sh: Hearth's gateway benchmark. A benchmark, not a test: it prints figures.
+#
+# For each count in IDLE_SESSIONS (default 5000 and 19000) it starts a fresh build/hearthd on
+# a free loopback port with a throwaway data directory, registers a user, creates a guild and
+# has build/hearth-gwload open that many gateway sessions (one user, one token: a user may
+# have many sessions), identify them and hold them idle for HOLD seconds, heartbeating on the
+# server's interval. The server's VmRSS is read before the first connection, 2 s after the
+# last session is READY, and at the end of the hold; HOLD is longer than one heartbeat
+# interval by default, so every session has sent a heartbeat (which lets the server trim its
+# replay buffer) before the last reading. Memory per idle session is
+# (VmRSS at the end of the hold - VmRSS before) / sessions held: user space only; the kernel's
+# ~3.8 KB per TCP socket (shared/reference/perf-notes.md §2.1) is not in VmRSS.
+#
+# Then, on another fresh server, the latency run: LAT_SESSIONS sessions, LAT_MESSAGES
+# messages POSTed at LAT_RATE per second; each message carries its send time, and every
+# MESSAGE_CREATE arriving at every session gives a sample of the POST -> MESSAGE_CREATE
+# delay (p50/p99/p99.9), with the server's CPU time per message and per delivery from
+# /proc/PID/stat.
+#
+# This machine allows 20,000 open files per process, for the server and the generator
+# alike, so 19,000 sessions is about the most one server process can hold here.
+#
+# Usage: bench/gateway.sh        (after `make`; with the defaults it takes a few minutes
+#                                 per idle run, plus the time the server takes to identify)
+# Environment: BUILD (default ./build), GWLOAD (default $BUILD/hearth-gwload),
+#   IDLE_SESSIONS ("5000 19000"), HEARTBEAT_MS (the server's heartbeat_interval, 41250),
+#   HOLD (s; default one heartbeat interval + 15), RAMP (new connections/s, 0 = no limit),
+#   INFLIGHT (handshakes in progress at most, 50), RAMP_TIMEOUT (s, 900: open no more
+#   connections after this), CONNECT_TIMEOUT (s a connection may take to get READY, 300),
+#   LAT_SESSIONS ("1000"), LAT_MESSAGES (200), LAT_RATE (20), SKIP_IDLE, SKIP_LATENCY,
+#   DATA_PARENT (default $TMPDIR or /tmp), KEEP (1 keeps the work directory), OUT (also
+#   write the markdown report to this file).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+GWLOAD=${GWLOAD:-$BUILD/hearth-gwload}
+IDLE_SESSIONS=${IDLE_SESSIONS:-"5000 19000"}
+HEARTBEAT_MS=${HEARTBEAT_MS:-41250}
+HOLD=${HOLD:-$((HEARTBEAT_MS / 1000 + 15))}
+RAMP=${RAMP:-0}
+INFLIGHT=${INFLIGHT:-50}
+RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
+CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
+LAT_SESSIONS=${LAT_SESSIONS:-"1000"}
+LAT_MESSAGES=${LAT_MESSAGES:-200}
+LAT_RATE=${LAT_RATE:-20}
+SKIP_IDLE=${SKIP_IDLE:-0}
+SKIP_LATENCY=${SKIP_LATENCY:-0}
+DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
+KEEP=${KEEP:-0}
+OUT=${OUT:-}
+PY=/usr/bin/python3
+
+HEARTHD=$BUILD/hearthd
+
+log() { printf '[gateway %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+for bin in "$HEARTHD" "$GWLOAD"; do
+    [[ -x $bin ]] || die "$bin is missing: run 'make' in $ROOT first (or set GWLOAD)"
+done
+
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'without commits')
+DIRTY=$(git -C "$ROOT" status --porcelain -- client-api homeserver 2>/dev/null | wc -l)
+WORK=$(mktemp -d "$DATA_PARENT/hearth-gateway.XXXXXX")
+RESULTS=$WORK/results.txt # one "tag=... result-fields" line per run
+RAW=$WORK/raw.log         # everything hearth-gwload printed
+SERVER_PID=
+SERVER_LOG=
+GEN_PID=
+: >"$RESULTS"
+: >"$RAW"
+
+# Every session needs a descriptor on both sides; the hard limit here is 20,000.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FD_LIMIT=$(ulimit -n)
+
+stop_pid() { # PID NAME: SIGTERM, up to 10 s, then SIGKILL
+    local pid=$1 name=$2
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "$name (pid $pid) did not stop within 10 s of SIGTERM; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    stop_pid "$GEN_PID" hearth-gwload
+    stop_pid "$SERVER_PID" hearthd
+    if [[ $rc -ne 0 && -n $SERVER_LOG && -s $SERVER_LOG ]]; then
+        log "last lines of the server log:"
+        tail -n 30 "$SERVER_LOG" >&2
+    fi
+    if [[ $KEEP == 1 || $rc -ne 0 ]]; then
+        log "kept $WORK (server logs, raw output)"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# api METHOD PATH [JSON]: prints the response body; fails (with the status) on a non-2xx.
+api() {
+    "$PY" - "$1" "http://127.0.0.1:$PORT$2" "${3-}" "${TOKEN-}" <<'EOF'
+import sys, urllib.request, urllib.error
+method, url, body, token = sys.argv[1:5]
+req = urllib.request.Request(url, method=method, data=body.encode() if body else None)
+if body:
+    req.add_header("Content-Type", "application/json")
+if token:
+    req.add_header("Authorization", token)
+try:
+    with urllib.request.urlopen(req, timeout=60) as r:
+        sys.stdout.write(r.read().decode())
+except urllib.error.HTTPError as e:
+    sys.stderr.write(f"{method} {url.split('?')[0]}: HTTP {e.code}: {e.read().decode()[:500]}\n")
+    sys.exit(1)
+except OSError as e:
+    sys.stderr.write(f"{method} {url.split('?')[0]}: {e}\n")
+    sys.exit(1)
+EOF
+}
+
+json_get() {
+    "$PY" -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$1"
+}
+
+server_alive() { kill -0 "$SERVER_PID" 2>/dev/null; }
+
+# start_server TAG SESSIONS: a fresh hearthd with its own data directory; sets PORT, TOKEN,
+# CHANNEL, SERVER_PID, SERVER_LOG.
+start_server() {
+    local tag=$1 sessions=$2 data=$WORK/data-$1
+    local maxconn=$((sessions + 500))
+    ((maxconn < 19900)) || maxconn=19900
+    mkdir -p "$data"
+    SERVER_LOG=$WORK/server-$tag.log
+    PORT=$(free_port)
+    log "$tag: starting $HEARTHD on 127.0.0.1:$PORT (--max-connections $maxconn)"
+    "$HEARTHD" --data-dir "$data" --listen "127.0.0.1:$PORT" --server-name bench.local \
+        --max-connections "$maxconn" --gateway-heartbeat-ms "$HEARTBEAT_MS" \
+        --argon2-mem-kib 8192 --argon2-ops 1 >"$SERVER_LOG" 2>&1 &
+    SERVER_PID=$!
+    for i in $(seq 300); do
+        if api GET /healthz >/dev/null 2>&1; then
+            break
+        fi
+        server_alive || die "$tag: the server exited at startup"
+        [[ $i -lt 300 ]] || die "$tag: the server was not ready within 30 s"
+        sleep 0.1
+    done
+    TOKEN=
+    local reg guild
+    reg=$(api POST /api/v10/auth/register '{"username":"gwbench","password":"gw-bench-password-1"}')
+    TOKEN=$(json_get token <<<"$reg")
+    guild=$(api POST /api/v10/guilds '{"name":"gateway bench"}')
+    CHANNEL=$(json_get system_channel_id <<<"$guild")
+    api POST "/api/v10/channels/$CHANNEL/messages" '{"content":"hello, gateway bench"}' >/dev/null
+    log "$tag: server pid $SERVER_PID ready, $(grep -E '^(VmRSS|Threads)' "/proc/$SERVER_PID/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
+}
+
+stop_server() {
+    stop_pid "$SERVER_PID" hearthd
+    SERVER_PID=
+}
+
+# run_gwload TAG BUDGET ARGS...: one hearth-gwload run in the background (so that the trap
+# can stop it). The tool bounds itself (--ramp-timeout, --timeout, --hold, --drain); BUDGET
+# seconds is a backstop after which it is interrupted (it then reports what it has).
+# Appends its result line to $RESULTS.
+run_gwload() {
+    local tag=$1 budget=$2
+    shift 2
+    local out=$WORK/gwload-$tag.out rc=0 fds_max=0 fds ticks=0
+    "$GWLOAD" --host 127.0.0.1 --port "$PORT" --token "$TOKEN" --server-pid "$SERVER_PID" \
+        --verbose "$@" >"$out" 2>&1 &
+    GEN_PID=$!
+    # While it runs: the server's descriptors (sessions held) and whether it is still alive.
+    while kill -0 "$GEN_PID" 2>/dev/null; do
+        if ((ticks % 5 == 0)); then
+            fds=$(ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l)
+            ((fds > fds_max)) && fds_max=$fds
+        fi
+        if ! server_alive; then
+            log "$tag: the server died while hearth-gwload ran"
+            kill -INT "$GEN_PID" 2>/dev/null || true
+            break
+        fi
+        if ((ticks * 2 > budget)); then
+            log "$tag: hearth-gwload still running after $budget s: interrupting it"
+            kill -INT "$GEN_PID" 2>/dev/null || true
+            break
+        fi
+        sleep 2
+        ticks=$((ticks + 1))
+    done
+    wait "$GEN_PID" || rc=$?
+    GEN_PID=
+    { printf '== %s: hearth-gwload %s\n' "$tag" "$*"; cat "$out"; } |
+        sed -e "s/${TOKEN:-@@none@@}/TOKEN/g" >>"$RAW"
+    grep -E '^hearth-gwload: .*(ready after|ramp-timeout|gave up|first POST error|interrupted)' \
+        "$out" >&2 || true
+    local line
+    line=$(grep '^result:' "$out" | tail -n 1 || true)
+    if [[ -z $line ]]; then
+        tail -n 5 "$out" >&2
+        server_alive || die "$tag: the server died (see $SERVER_LOG)"
+        die "$tag: hearth-gwload printed no result (rc $rc)"
+    fi
+    local alive=1 status=
+    if ! server_alive; then
+        alive=0
+        wait "$SERVER_PID" 2>/dev/null && status=$? || status=$?
+        log "$tag: the server is gone (exit status $status)"
+    fi
+    local warn
+    warn=$(grep -c -E ' (WARN|ERROR|FATAL) ' "$SERVER_LOG" 2>/dev/null || true)
+    echo "tag=$tag ${line#result: } server_fds_max=$fds_max server_alive=$alive server_log_warnings=${warn:-0}" >>"$RESULTS"
+    log "$tag: $(grep -E '^  (sessions|ramp|server user|POST ->|deliveries|heartbeats)' "$out" | tr -s ' ' | tr '\n' ';')"
+}
+
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- idle sessions ---------------------------------------------------------------------------
+if [[ $SKIP_IDLE != 1 ]]; then
+    for n in $IDLE_SESSIONS; do
+        start_server "idle-$n" "$n"
+        run_gwload "idle-$n" $((RAMP_TIMEOUT + CONNECT_TIMEOUT + HOLD + 120)) --mode idle --sessions "$n" --hold "$HOLD" --ramp "$RAMP" \
+            --inflight "$INFLIGHT" --ramp-timeout "$RAMP_TIMEOUT" --timeout "$CONNECT_TIMEOUT"
+        cut -d' ' -f2- "$SERVER_LOG" | grep -E '^(WARN|ERROR|FATAL) ' | sort | uniq -c |
+            sort -rn | head -n 5 |
+            sed -e 's/^/    server log: /' >&2 || true
+        stop_server
+    done
+fi
+
+# ---- latency ---------------------------------------------------------------------------------
+if [[ $SKIP_LATENCY != 1 ]]; then
+    for n in $LAT_SESSIONS; do
+        start_server "latency-$n" "$n"
+        run_gwload "latency-$n" \
+            "$(awk -v a="$RAMP_TIMEOUT" -v b="$CONNECT_TIMEOUT" -v m="$LAT_MESSAGES" -v r="$LAT_RATE" \
+                'BEGIN { printf "%d", a + b + m / r + 200 }')" --mode latency --sessions "$n" --hold 3 --ramp "$RAMP" \
+            --inflight "$INFLIGHT" --ramp-timeout "$RAMP_TIMEOUT" --timeout "$CONNECT_TIMEOUT" \
+            --channel "$CHANNEL" --messages "$LAT_MESSAGES" --rate "$LAT_RATE" --drain 30
+        cut -d' ' -f2- "$SERVER_LOG" | grep -E '^(WARN|ERROR|FATAL) ' | sort | uniq -c |
+            sort -rn | head -n 5 | sed -e 's/^/    server log: /' >&2 || true
+        stop_server
+    done
+fi
+
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- report ----------------------------------------------------------------------------------
+export LOADAVG_START LOADAVG_END HOLD HEARTBEAT_MS INFLIGHT RAMP FD_LIMIT
+REPORT=$("$PY" - "$RESULTS" <<'EOF'
+import os, sys
+
+runs = []
+for line in open(sys.argv[1]):
+    runs.append(dict(f.split("=", 1) for f in line.split() if "=" in f))
+
+def f(r, k, d=0):
+    v = float(r.get(k, "nan"))
+    return "n/a" if v != v or v < 0 else f"{v:,.{d}f}"
+
+out = []
+w = out.append
+w(f"Load average {os.environ['LOADAVG_START']} at start, {os.environ['LOADAVG_END']} at end; "
+  f"server heartbeat_interval {int(os.environ['HEARTBEAT_MS']) / 1000:g} s; at most "
+  f"{os.environ['INFLIGHT']} handshakes in flight, ramp limit "
+  f"{os.environ['RAMP'] if os.environ['RAMP'] != '0' else 'none'}; open-file limit "
+  f"{os.environ['FD_LIMIT']} per process.")
+w("")
+idle = [r for r in runs if r["tag"].startswith("idle-")]
+if idle:
+    w("**Idle sessions** (one user, one guild; fresh server per row; user-space memory = "
+      "VmRSS delta / sessions held)")
+    w("")
+    w("| sessions asked | held at end | ramp s | sessions/s | connect→READY p50 / p99 ms "
+      "| RSS before MiB | RSS all ready MiB | RSS end of hold MiB | VmHWM MiB "
+      "| **B/session, end of hold** | B/session, all ready | server CPU ramp s "
+      "| hold CPU % | heartbeat ack p99 / max ms | lost / failed / not opened |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in idle:
+        mib = lambda k: f"{float(r[k]) / 1024:,.1f}" if float(r[k]) >= 0 else "n/a"
+        ramp = float(r["ramp_s"])
+        rate = float(r["ever_ready"]) / ramp if ramp > 0 else 0
+        hold_pct = 100 * float(r["srv_cpu_hold_s"]) / float(r["hold_s"]) if float(r["hold_s"]) > 0 else 0
+        w(f"| {int(r['sessions']):,} | {int(r['ready']):,} | {ramp:,.1f} | {rate:,.0f} "
+          f"| {f(r, 'conn_ready_p50_ms', 0)} / {f(r, 'conn_ready_p99_ms', 0)} "
+          f"| {mib('rss_before_kib')} | {mib('rss_ready_kib')} | {mib('rss_held_kib')} "
+          f"| {mib('hwm_kib')} | **{f(r, 'bytes_per_session_held')}** "
+          f"| {f(r, 'bytes_per_session_ready')} | {f(r, 'srv_cpu_ramp_s', 1)} | {hold_pct:.1f} "
+          f"| {f(r, 'hb_p99_ms', 1)} / {f(r, 'hb_max_ms', 1)} "
+          f"| {r['lost']} / {int(r['failed']) - int(r['lost'])} / {r['not_opened']} |")
+    w("")
+    for r in idle:
+        notes = []
+        if r["server_alive"] != "1":
+            notes.append("the server died during the run")
+        if int(r["seq_gaps"]):
+            notes.append(f"{r['seq_gaps']} sequence gaps")
+        if int(r.get("server_log_warnings", 0)):
+            notes.append(f"{r['server_log_warnings']} warning/error lines in the server log")
+        notes.append(f"server descriptors at most {int(r['server_fds_max']):,}")
+        notes.append(f"generator max RSS {float(r['gen_maxrss_kib']) / 1024:,.1f} MiB, "
+                     f"CPU {float(r['gen_cpu_s']):.1f} s")
+        w(f"- {int(r['sessions']):,} sessions: " + "; ".join(notes) + ".")
+    w("")
+lat = [r for r in runs if r["tag"].startswith("latency-")]
+if lat:
+    w("**POST → MESSAGE_CREATE delay** (every message to every session; one sample per "
+      "(message, session) delivery; send time taken just before the POST is written)")
+    w("")
+    w("| sessions | messages | rate/s | delivered | deliveries/s | **p50 ms** | **p99 ms** "
+      "| **p99.9 ms** | max ms | to last session p50 / p99 ms | POST ack p50 / p99 ms "
+      "| server CPU µs/message | **server CPU µs/delivery** | generator µs/delivery |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in lat:
+        exp = int(r["expected"])
+        pct = 100 * int(r["deliveries"]) / exp if exp else 0
+        w(f"| {int(r['ready']):,} | {r['acked']} | {float(r['rate']):g} "
+          f"| {int(r['deliveries']):,} / {exp:,} ({pct:.1f} %) | {f(r, 'deliveries_per_s')} "
+          f"| **{f(r, 'p50_ms', 2)}** | **{f(r, 'p99_ms', 2)}** | **{f(r, 'p999_ms', 2)}** "
+          f"| {f(r, 'max_ms', 2)} | {f(r, 'last_p50_ms', 2)} / {f(r, 'last_p99_ms', 2)} "
+          f"| {f(r, 'ack_p50_ms', 2)} / {f(r, 'ack_p99_ms', 2)} | {f(r, 'srv_us_per_msg', 0)} "
+          f"| **{f(r, 'srv_us_per_delivery', 2)}** | {f(r, 'gen_us_per_delivery', 2)} |")
+    w("")
+print("\n".join(out))
+EOF
+)
+
+{
+    echo "## Hearth gateway benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),"
+    echo "$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo), kernel $(uname -r);"
+    echo "work tree at $REV ($DIRTY uncommitted file(s) under client-api/ and homeserver/) when the run started;"
+    echo "binaries from $BUILD. Generator: $GWLOAD, on the same two cores."
+    echo
+    echo "$REPORT"
+} | tee "${OUT:-/dev/null}"
