@@ -19,7 +19,7 @@ e2e-deps:
 	@cd tests/e2e/discordjs && npm ci --no-audit --no-fund --loglevel=error
 
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_WERROR=$(if $(CI),ON,OFF) >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # The sanitizer build the end-to-end tests also run against.
@@ -41,7 +41,7 @@ run: deps build
 
 test: deps
 	@$(MAKE) --no-print-directory e2e-deps
-	@$(MAKE) --no-print-directory build BUILD=$(BUILD) CI=1
+	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-e2e

@@ -109,7 +109,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else {
         const char *p = api_path(url);
         if (!p) {
-            capi_respond_code(req, 404, 0, "404: Not Found");
+            capi_static_serve(req, url);
         } else {
             req->path = hs_xstrdup(p);
             capi_route(req);

@@ -91,6 +91,10 @@ extern const struct capi_route capi_routes_members[];  /* roles, members, bans, 
 extern const struct capi_route capi_routes_channels[]; /* channel edits, overwrites, threads */
 extern const struct capi_route capi_routes_invites[];  /* invites, DMs, group DMs */
 extern const struct capi_route capi_routes_messages[]; /* pins, reactions, bulk, uploads */
+extern const struct capi_route capi_routes_search[];   /* message search */
+
+/* Paths outside /api and /gateway: the web client's files (capi_static.c). */
+void capi_static_serve(capi_req *req, const char *url);
 
 void capi_route(capi_req *req);
 
