@@ -22,6 +22,7 @@
 #include "hs_guilds.h"
 #include "hs_log.h"
 #include "hs_perm.h"
+#include "hs_threads.h"
 #include "hs_time.h"
 #include "hs_util.h"
 
@@ -546,6 +547,7 @@ static json_t *guild_create_payload(capi_gateway *gw, uint64_t gid, uint64_t uid
                            "soundboard_sounds", "embedded_activities"};
     for (size_t i = 0; i < HS_ARRAY_LEN(empty); i++)
         json_object_set_new(g, empty[i], json_array());
+    json_object_set_new(g, "threads", hs_thread_active(db, gid, uid, NULL));
     return g;
 }
 

@@ -139,6 +139,9 @@ void capi_channel_create(capi_req *req)
     capi_get_bool(req, body, "nsfw", &op->nsfw);
     capi_get_int(req, body, "rate_limit_per_user", 0, 21600, &op->rate_limit_per_user);
     capi_get_id(req, body, "parent_id", &op->parent_id);
+    /* Validated in the core (hs_channel_create_fn), which knows the roles and members. */
+    op->overwrites = json_object_get(body, "permission_overwrites");
+    op->reason = capi_audit_reason(req);
     if (capi_form_failed(req)) {
         channel_create_free(r);
         return;

@@ -118,6 +118,8 @@ static const struct reason_map reasons[] = {
     {HS_R_ALREADY_MEMBER, 400, 40062, "Already a member"},
     {HS_R_OWNER_CANNOT_LEAVE, 400, 50055, "Invalid Guild"},
     {HS_R_NONCE_REUSED, 400, 50035, "Invalid Form Body"},
+    {HS_R_THREAD_EXISTS, 400, 160004, "A thread has already been created for this message"},
+    {HS_R_CHANNEL_TYPE, 400, 50024, "Cannot execute action on this channel type"},
 };
 
 void capi_respond_error(capi_req *req, int rc, const hs_error *err)
@@ -133,6 +135,10 @@ void capi_respond_error(capi_req *req, int rc, const hs_error *err)
     for (size_t i = 0; i < HS_ARRAY_LEN(reasons); i++) {
         if (reasons[i].reason == reason) {
             capi_respond_code(req, reasons[i].status, reasons[i].code, reasons[i].message);
+            /* Slowmode says how long to wait, as Discord's 429 bodies do (seconds). */
+            if (reason == HS_R_SLOWMODE && err->field[0])
+                json_object_set_new(req->resp, "retry_after",
+                                    json_real(strtod(err->field, NULL) / 1000.0));
             return;
         }
     }

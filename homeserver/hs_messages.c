@@ -77,6 +77,10 @@ int hs_msg_create_fn(hs_txn *txn, void *arg, hs_error *err)
     if (ch.type == HS_CHANNEL_VOICE || ch.type == HS_CHANNEL_CATEGORY)
         return hs_error_reason(err, HS_EINVAL, HS_R_NON_TEXT_CHANNEL,
                                "Cannot send messages in a non-text channel");
+    /* Slowmode and thread rules (hs_channels.c, spec/rest-channels.md §5). */
+    rc = hs_channel_check_post(txn, &ch, perms, op->author_id, err);
+    if (rc < 0)
+        return rc;
     rc = hs_msg_check_content(op->content, op->max_chars, err);
     if (rc < 0)
         return rc;

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STMT_CACHE 64
+/* Distinct statements one connection prepares: every module's SQL goes through the write
+ * connection, so this counts the whole REST surface's statements. */
+#define STMT_CACHE 256
 
 struct stmt_slot {
     const char *sql;

@@ -60,12 +60,17 @@ enum hs_reason {
     HS_R_ALREADY_MEMBER,
     HS_R_OWNER_CANNOT_LEAVE,
     HS_R_NONCE_REUSED, /* enforce_nonce with a nonce bound to a different request */
+    /* A thread was already started from this message. */
+    HS_R_THREAD_EXISTS,
+    /* The action does not apply to this kind of channel (a thread, a DM, a category). */
+    HS_R_CHANNEL_TYPE,
 };
 
 typedef struct hs_error {
     int code;           /* HS_E*, 0 when unset */
     int reason;         /* enum hs_reason */
-    char field[64];     /* HS_R_FORM: the field path, dots between levels ("content") */
+    char field[64];     /* HS_R_FORM: the field path, dots between levels ("content");
+                           HS_R_SLOWMODE: the wait in ms, as decimal text */
     char form_code[48]; /* HS_R_FORM: Discord's _errors code ("BASE_TYPE_MAX_LENGTH") */
     char msg[256];      /* for humans; never contains secrets or message bodies */
 } hs_error;
