@@ -26,7 +26,7 @@
 # Environment: BUILD (default ./build), GWLOAD (default $BUILD/hearth-gwload),
 #   IDLE_SESSIONS ("5000 19000"), HEARTBEAT_MS (the server's heartbeat_interval, 41250),
 #   HOLD (s; default one heartbeat interval + 15), RAMP (new connections/s, 0 = no limit),
-#   INFLIGHT (handshakes in progress at most, 50), RAMP_TIMEOUT (s, 900: open no more
+#   INFLIGHT (handshakes in progress at most, 20), RAMP_TIMEOUT (s, 900: open no more
 #   connections after this), CONNECT_TIMEOUT (s a connection may take to get READY, 300),
 #   LAT_SESSIONS ("1000"), LAT_MESSAGES (200), LAT_RATE (20), SKIP_IDLE, SKIP_LATENCY,
 #   DATA_PARENT (default $TMPDIR or /tmp), KEEP (1 keeps the work directory), OUT (also
@@ -40,7 +40,7 @@ IDLE_SESSIONS=${IDLE_SESSIONS:-"5000 19000"}
 HEARTBEAT_MS=${HEARTBEAT_MS:-41250}
 HOLD=${HOLD:-$((HEARTBEAT_MS / 1000 + 15))}
 RAMP=${RAMP:-0}
-INFLIGHT=${INFLIGHT:-50}
+INFLIGHT=${INFLIGHT:-20}
 RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
 CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
 LAT_SESSIONS=${LAT_SESSIONS:-"1000"}
