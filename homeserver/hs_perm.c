@@ -170,7 +170,7 @@ int hs_perm_channel(hs_db *db, uint64_t channel_id, uint64_t user_id, int includ
     }
 
     struct member_ctx *m = hs_xmalloc(sizeof(*m));
-    struct hs_overwrite ows[64];
+    struct hs_overwrite *ows = NULL;
     int rc = load_member(db, guild_id, user_id, m, err);
     if (rc == HS_ENOTFOUND)
         rc = hs_error_reason(err, HS_ENOTFOUND, HS_R_UNKNOWN_CHANNEL, "Unknown Channel");
@@ -180,8 +180,13 @@ int hs_perm_channel(hs_db *db, uint64_t channel_id, uint64_t user_id, int includ
     m->in.scope = thread ? HS_SCOPE_THREAD : type == 2 ? HS_SCOPE_VOICE : HS_SCOPE_TEXT;
     s = hs_db_stmt(db, "SELECT target_id, type, allow, deny FROM overwrites WHERE channel_id = ?");
     hs_bind_id(s, 1, thread ? parent_id : channel_id);
-    size_t n = 0;
-    while (n < HS_ARRAY_LEN(ows) && sqlite3_step(s) == SQLITE_ROW) {
+    /* Every overwrite counts: skipping one could skip a deny. */
+    size_t n = 0, cap = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            ows = hs_xrealloc(ows, cap * sizeof(*ows));
+        }
         ows[n].id = hs_col_id(s, 0);
         ows[n].type = sqlite3_column_int(s, 1);
         ows[n].allow = (uint64_t)sqlite3_column_int64(s, 2);
@@ -202,6 +207,7 @@ int hs_perm_channel(hs_db *db, uint64_t channel_id, uint64_t user_id, int includ
         sqlite3_reset(s);
     }
 out:
+    free(ows);
     free(m);
     return rc;
 }
