@@ -60,6 +60,8 @@ enum hs_reason {
     HS_R_ALREADY_MEMBER,
     HS_R_OWNER_CANNOT_LEAVE,
     HS_R_NONCE_REUSED, /* enforce_nonce with a nonce bound to a different request */
+    /* An action the channel's type does not allow (an invite to a DM). */
+    HS_R_WRONG_CHANNEL_TYPE,
 };
 
 typedef struct hs_error {
