@@ -21,7 +21,6 @@
 #include "hs_time.h"
 #include "hs_util.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sodium.h>

@@ -312,10 +312,7 @@ int hs_dm_recipient_add_fn(hs_txn *txn, void *arg, hs_error *err)
 {
     struct hs_dm_recipient *op = arg;
     hs_db *db = hs_txn_db(txn);
-    int bot = 0;
     int rc = group_dm_access(db, op->channel_id, op->actor_id, err);
-    if (rc == 0)
-        rc = user_kind(db, op->user_id, &bot, err);
     if (rc < 0)
         return rc;
     if (is_recipient(db, op->channel_id, op->user_id)) {

@@ -54,7 +54,7 @@ static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what
 }
 
 struct invite_row {
-    char code[HS_INVITE_CODE_MAX + 23]; /* stored codes; lookups allow up to 32 */
+    char code[33]; /* stored codes are 8-10 characters; a lookup may name up to 32 */
     uint64_t guild_id, channel_id, inviter_id;
     int max_age, max_uses, uses, temporary;
     uint64_t created_at, expires_at; /* unix ms; expires_at 0: never */
