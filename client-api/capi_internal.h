@@ -175,5 +175,7 @@ void capi_message_get(capi_req *req);
 void capi_message_edit(capi_req *req);
 void capi_message_delete(capi_req *req);
 void capi_typing(capi_req *req);
+/* DELETE /channels/{id} for a DM or group DM (capi_invites.c): close or leave it. */
+void capi_dm_close(capi_req *req);
 
 #endif

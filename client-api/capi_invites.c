@@ -5,9 +5,9 @@
  * the handler reads the code from the path itself.
  *
  * DELETE /channels/{id} belongs to two modules: guild channels are deleted by the channels
- * module, DMs and group DMs are closed or left here (hs_dm_close_fn). The route below is
- * the DM half; where a guild-channel route for the same path exists it must dispatch on
- * the channel's guild_id (0: hs_dm_close_fn).
+ * module, DMs and group DMs are closed or left here (capi_dm_close, hs_dm_close_fn). The
+ * route below is the DM half; where a guild-channel route for the same path exists, its
+ * handler must hand channels without a guild to capi_dm_close.
  */
 #include "capi_internal.h"
 #include "hs_dms.h"
@@ -285,7 +285,7 @@ static void recipient_remove(capi_req *req)
     recipient_op(req, hs_dm_recipient_remove_fn);
 }
 
-static void dm_close(capi_req *req)
+void capi_dm_close(capi_req *req)
 {
     struct op_req *r = op_req_new(200);
     r->out = &r->op.close.channel;
@@ -305,6 +305,6 @@ const struct capi_route capi_routes_invites[] = {
     {"POST", "/users/@me/channels", dm_create, CAPI_AUTH},
     {"PUT", "/channels/:channel_id/recipients/:user_id", recipient_add, CAPI_AUTH},
     {"DELETE", "/channels/:channel_id/recipients/:user_id", recipient_remove, CAPI_AUTH},
-    {"DELETE", "/channels/:channel_id", dm_close, CAPI_AUTH},
+    {"DELETE", "/channels/:channel_id", capi_dm_close, CAPI_AUTH},
     {NULL, NULL, NULL, 0},
 };
