@@ -194,6 +194,15 @@ static void channel_edit(capi_req *req)
 
 static void channel_delete(capi_req *req)
 {
+    /* On a DM or group DM, DELETE means close or leave it (capi_invites.c). */
+    hs_db *db = capi_read_db(req);
+    struct hs_channel ch;
+    if (!db)
+        return;
+    if (hs_channel_get(db, req->params[0], &ch, NULL) == 0 && !ch.guild_id) {
+        capi_dm_close(req);
+        return;
+    }
     struct chan_req *r = chan_req_new(NULL);
     r->op.del.channel_id = req->params[0];
     r->op.del.actor_id = req->user.id;

@@ -42,7 +42,8 @@ static enum MHD_Result send_response(capi_req *req)
     if (req->upgrade_resp)
         return MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, req->upgrade_resp);
     if (req->resp) {
-        char *text = json_dumps(req->resp, JSON_COMPACT);
+        /* Reals (a 429's retry_after) with 10 significant digits: 4.99, not 4.9900000000000002. */
+        char *text = json_dumps(req->resp, JSON_COMPACT | JSON_REAL_PRECISION(10));
         HS_ASSERT(text);
         r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -51,6 +52,7 @@ static enum MHD_Result send_response(capi_req *req)
     }
     for (int i = 0; i < req->nheaders; i++)
         MHD_add_response_header(r, req->headers[i].name, req->headers[i].value);
+    capi_ratelimit_headers(req, r);
     enum MHD_Result ret = MHD_queue_response(req->conn, req->status ? req->status : 500, r);
     MHD_destroy_response(r);
     return ret;
@@ -224,6 +226,9 @@ int capi_server_new(capi_server **out, hs_core *core, hs_error *err)
     srv->core = core;
     srv->cfg = cfg;
     atomic_init(&srv->suspended, 0);
+    /* Before the daemon starts: its threads read these from the first request on. */
+    srv->ratelimit = capi_ratelimit_new(cfg);
+    srv->gw = capi_gateway_new(core);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
@@ -238,13 +243,14 @@ int capi_server_new(capi_server **out, hs_core *core, hs_error *err)
                          on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
+        capi_gateway_free(srv->gw);
+        capi_ratelimit_free(srv->ratelimit);
         free(srv);
         return hs_error_set(err, HS_EIO, "cannot listen on %s (in use, or not allowed?)",
                             cfg->listen);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : port;
-    srv->gw = capi_gateway_new(core);
     *out = srv;
     return 0;
 }
@@ -267,6 +273,7 @@ void capi_server_free(capi_server *srv)
         usleep(10000);
     MHD_stop_daemon(srv->daemon);
     capi_gateway_free(srv->gw);
+    capi_ratelimit_free(srv->ratelimit);
     free(srv);
 }
 

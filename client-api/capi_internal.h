@@ -17,6 +17,7 @@
 
 #include "capi.h"
 #include "capi_gateway.h"
+#include "capi_ratelimit.h"
 #include "hs_accounts.h"
 #include "hs_buf.h"
 
@@ -25,6 +26,8 @@ struct capi_server {
     const hs_config *cfg;
     struct MHD_Daemon *daemon;
     capi_gateway *gw;
+    /* HTTP rate limits (capi_ratelimit.c). */
+    capi_ratelimit *ratelimit;
     atomic_int suspended; /* requests waiting on the writer or the pool */
     int port;
 };
@@ -50,6 +53,8 @@ struct capi_req {
     int nparams;
     struct hs_user user; /* the authenticated caller */
     char *audit_reason;  /* decoded X-Audit-Log-Reason, owned */
+    /* What the X-RateLimit-* headers of the response say (capi_ratelimit.c). */
+    struct capi_rl_note ratelimit;
 
     /* The pending write or job. */
     void *op;
@@ -75,7 +80,8 @@ struct capi_req {
 };
 
 /* Routing (capi_routes.c). A route table is an array ending with a NULL method. A pattern
- * is literal segments and ":name" segments that take a snowflake. */
+ * is literal segments, ":name" segments that take a snowflake and "*" segments that match
+ * any one segment. */
 enum { CAPI_AUTH = 1 }; /* the route needs a token */
 
 struct capi_route {
@@ -180,5 +186,7 @@ void capi_message_get(capi_req *req);
 void capi_message_edit(capi_req *req);
 void capi_message_delete(capi_req *req);
 void capi_typing(capi_req *req);
+/* DELETE /channels/{id} for a DM or group DM (capi_invites.c): close or leave it. */
+void capi_dm_close(capi_req *req);
 
 #endif

@@ -1,9 +1,11 @@
 /*
  * The route table (spec/client-api.md §4). A pattern is a path of literal segments and
  * ":name" segments that take a snowflake; literal routes are listed before the patterns
- * they would otherwise match ("users/@me" before "users/:user_id"). A path that matches a
- * pattern with another method answers 405; a path that matches nothing, 404. Each module
- * keeps its routes in its own table; capi_route searches them all.
+ * they would otherwise match ("users/@me" before "users/:user_id"); a "*" segment matches
+ * any one segment without parsing it. A path that matches a pattern with another method
+ * answers 405; a path that matches nothing, 404. Each module keeps its routes in its own
+ * table; capi_route searches them all. A routed request passes the rate limits
+ * (capi_ratelimit.c) before its handler runs.
  */
 #include "capi_internal.h"
 #include "hs_util.h"
@@ -71,6 +73,11 @@ static enum match match(const char *pattern, const char *path, capi_req *req, co
             }
             HS_ASSERT(n < CAPI_MAX_PARAMS);
             req->params[n++] = v;
+        } else if (*p == '*') {
+            /* Any one segment that is not a snowflake (an invite code); the handler reads it
+             * from the path. */
+            if (slen == 0)
+                return NO_MATCH;
         } else if (plen != slen || memcmp(p, s, plen) != 0) {
             return NO_MATCH;
         }
@@ -146,6 +153,8 @@ void capi_route(capi_req *req)
             }
             if ((r->flags & CAPI_AUTH) && authenticate(req) < 0)
                 return;
+            if (capi_ratelimit_check(req, r))
+                return; /* answered 429 */
             r->handler(req);
             return;
         }

@@ -65,6 +65,21 @@ static const struct cfg_row rows[] = {
      "dispatches kept per gateway session for RESUME"},
     {"gateway-max-queued-bytes", CFG_INT, OFF(gateway_max_queued_bytes), "4194304", 65536, 1 << 30,
      NULL, "bytes queued to one slow gateway client before it is closed (resumable)"},
+    /* HTTP rate limits (spec/rest-ratelimits.md); a limit of 0 means none. */
+    {"ratelimit-enabled", CFG_INT, OFF(ratelimit_enabled), "1", 0, 1, NULL,
+     "1: apply the HTTP rate limits below; 0: none at all"},
+    {"ratelimit-global-per-second", CFG_INT, OFF(ratelimit_global_per_second), "50", 0, 1000000,
+     NULL, "requests per second one token may make, all routes together"},
+    {"ratelimit-ip-per-second", CFG_INT, OFF(ratelimit_ip_per_second), "50", 0, 1000000, NULL,
+     "requests per second one IP address may make without a token"},
+    {"ratelimit-window-ms", CFG_INT, OFF(ratelimit_window_ms), "5000", 100, 3600000, NULL,
+     "length of a per-route rate limit window, in milliseconds"},
+    {"ratelimit-messages-per-window", CFG_INT, OFF(ratelimit_messages_per_window), "5", 0, 1000000,
+     NULL, "messages one token may post to one channel per window"},
+    {"ratelimit-default-per-window", CFG_INT, OFF(ratelimit_default_per_window), "10", 0, 1000000,
+     NULL, "requests per window to one route and top-level resource (any other route)"},
+    {"ratelimit-max-buckets", CFG_INT, OFF(ratelimit_max_buckets), "100000", 64, 10000000, NULL,
+     "rate-limit buckets kept in memory; the least recently used are dropped first"},
 };
 
 static const struct cfg_row *find_row(const char *name, size_t len)

@@ -35,6 +35,14 @@ typedef struct hs_config {
     int gateway_resume_seconds;
     int gateway_replay_events;
     int gateway_max_queued_bytes;
+    /* HTTP rate limits (client-api/capi_ratelimit.c, spec/rest-ratelimits.md). */
+    int ratelimit_enabled;
+    int ratelimit_global_per_second;
+    int ratelimit_ip_per_second;
+    int ratelimit_window_ms;
+    int ratelimit_messages_per_window;
+    int ratelimit_default_per_window;
+    int ratelimit_max_buckets;
 } hs_config;
 
 /* Fills every field with its default. Release with hs_config_release. */

@@ -197,6 +197,11 @@ static const char *const migrations[] = {
     "  options TEXT,"
     "  reason TEXT);"
     "CREATE INDEX audit_log_by_guild ON audit_log (guild_id, id);",
+
+    /* 5: closing a DM hides it for one recipient only (spec/rest-invites.md "DMs"):
+     * closed_id is an id drawn when the recipient closed it; the DM is listed again once a
+     * message newer than that id arrives, or when the recipient opens it again. */
+    "ALTER TABLE recipients ADD COLUMN closed_id INTEGER;",
 };
 
 int hs_schema_version_latest(void)

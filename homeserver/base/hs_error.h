@@ -62,7 +62,8 @@ enum hs_reason {
     HS_R_NONCE_REUSED, /* enforce_nonce with a nonce bound to a different request */
     /* A thread was already started from this message. */
     HS_R_THREAD_EXISTS,
-    /* The action does not apply to this kind of channel (a thread, a DM, a category). */
+    /* The action does not apply to this kind of channel (a thread, a DM, a category, an
+     * invite to a DM). */
     HS_R_CHANNEL_TYPE,
 };
 

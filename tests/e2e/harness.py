@@ -12,8 +12,10 @@ Environment:
     HEARTHCTL  path of the admin tool      (default <repo>/build/hearthctl)
 
 Every server gets a fresh data directory and a free port, and is started as
-`hearthd --data-dir DIR --listen 127.0.0.1:PORT --server-name test.local` with stdout and
-stderr appended to DIR/hearthd.log. A test fails if the server does not become ready
+`hearthd --data-dir DIR --listen 127.0.0.1:PORT --server-name test.local
+--ratelimit-enabled 0` (then the test's extra args, which may turn rate limits back on:
+see tests/e2e/test_ratelimits.py) with stdout and stderr appended to DIR/hearthd.log.
+A test fails if the server does not become ready
 (GET /healthz -> 200) within 20 s, does not exit 0 within 10 s of SIGTERM, or writes a
 sanitizer report to its log at any time (checked after every test and at shutdown).
 
@@ -47,6 +49,10 @@ HEARTHCTL = Path(os.environ.get("HEARTHCTL", REPO / "build" / "hearthctl"))
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 HTTP_TIMEOUT = 15.0
+
+# Suites post far faster than Discord's limits allow (spec/rest-ratelimits.md); the tests
+# of the limits themselves turn them on per server with extra args.
+DEFAULT_ARGS = ("--ratelimit-enabled", "0")
 
 SANITIZER_MARKERS = (
     "ERROR: AddressSanitizer",
@@ -135,7 +141,7 @@ class HearthServer:
         self.runs += 1
         argv = [str(HEARTHD), "--data-dir", str(self.data_dir),
                 "--listen", f"127.0.0.1:{self.port}", "--server-name", "test.local",
-                *self.extra_args]
+                *DEFAULT_ARGS, *self.extra_args]
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
