@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STMT_CACHE 64
+/* Statements per connection: every distinct SQL text the modules use (a few hundred for the
+ * whole REST surface), so a connection never runs out. */
+#define STMT_CACHE 512
 
 struct stmt_slot {
     const char *sql;
