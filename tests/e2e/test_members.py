@@ -546,6 +546,9 @@ def test_member_read_errors(world):
     err(world.outsider.get(f"{g}/search", params={"query": "a"}), 403, 50001)
     err(world.outsider.get(f"{g}/{world.owner.user_id}"), 403, 50001)
     err(world.owner.get(f"/guilds/{UNKNOWN_ID}/members"), 404, 10004)
+    err(world.owner.delete(f"/guilds/{UNKNOWN_ID}/members/{world.plain.user_id}"), 404, 10004)
+    err(world.owner.patch(f"/guilds/{UNKNOWN_ID}/members/{world.plain.user_id}", {"nick": "x"}),
+        404, 10004)
     err(world.owner.get(f"{g}/{world.outsider.user_id}"), 404, 10007, "Unknown Member")
     err(world.owner.get(f"{g}/{UNKNOWN_ID}"), 404, 10007)
     form_err(world.owner.get(g, params={"limit": 0}), "limit", "NUMBER_TYPE_MIN")
@@ -707,6 +710,9 @@ def test_member_role_put_refusals(world):
     err(world.mod.put(f"{g}/{world.owner.user_id}/roles/{low['id']}"), 403, 50013)
     err(world.mod.put(f"{g}/{world.peer.user_id}/roles/{low['id']}"), 403, 50013)
     err(world.mod.delete(f"{g}/{world.peer.user_id}/roles/{world.mod_role['id']}"), 403, 50013)
+    err(world.outsider.delete(f"{base}/{low['id']}"), 403, 50001)
+    err(world.owner.put(f"/guilds/{UNKNOWN_ID}/members/{target.user_id}/roles/{low['id']}"),
+        404, 10004)
     assert world.member(target.user_id)["roles"] == []
     assert world.member(world.peer.user_id)["roles"] == [world.mod_role["id"]]
 
@@ -932,7 +938,11 @@ def test_ban_refusals(world):
     err(world.plain.get(f"{g}/{target.user_id}"), 403, 50013)
     err(world.outsider.get(g), 403, 50001)
     err(world.plain.delete(f"{g}/{target.user_id}"), 403, 50013)
+    err(world.outsider.get(f"{g}/{target.user_id}"), 403, 50001)
+    err(world.outsider.delete(f"{g}/{target.user_id}"), 403, 50001)
     err(world.mod.get(f"{g}/{target.user_id}"), 404, 10026)
+    err(world.owner.get(f"/guilds/{UNKNOWN_ID}/bans"), 404, 10004)
+    err(world.owner.put(f"/guilds/{UNKNOWN_ID}/bans/{target.user_id}"), 404, 10004)
 
 
 def test_ban_list_paging(world):
@@ -960,7 +970,8 @@ def test_ban_list_paging(world):
 
 
 def test_audit_log_shape_and_filters(world):
-    role = world.new_role("Audited")  # by the owner
+    role = ok(world.owner.post(f"/guilds/{world.gid}/roles", {"name": "Audited"},
+                               headers=reason_header("new – role")))
     ok(world.owner.patch(f"/guilds/{world.gid}/roles/{role['id']}", {"name": "Audited 2"},
                          headers={"X-Audit-Log-Reason": "plain ascii"}))
     log = ok(world.mod.get(f"/guilds/{world.gid}/audit-logs"))
@@ -984,7 +995,9 @@ def test_audit_log_shape_and_filters(world):
     create = [e for e in entries if e["target_id"] == role["id"] and
               e["action_type"] == ROLE_CREATE][0]
     assert {"key": "name", "new_value": "Audited"} in create["changes"]
-    assert "reason" not in create
+    assert create["reason"] == "new – role"
+    bare = world.new_role("Unreasoned")
+    assert "reason" not in world.audit(action_type=ROLE_CREATE, limit=1)[0], bare
     # BOT_ADD from the OAuth2 flow
     bot = world.bot("Audited Bot")
     entry = world.audit(action_type=BOT_ADD, limit=1)[0]
@@ -1100,6 +1113,12 @@ def test_gateway_ban_and_kick(world):
             marker = await in_thread(world.new_role, "Gateway Marker")
             await plain.wait("GUILD_ROLE_CREATE", lambda d: d["role"]["id"] == marker["id"])
             assert "GUILD_BAN_REMOVE" not in plain.types()
+            # audit entries reach VIEW_AUDIT_LOG holders only
+            assert "GUILD_AUDIT_LOG_ENTRY_CREATE" not in plain.types()
+            kick_entry = [p["d"] for p in mod.seen if p["t"] == "GUILD_AUDIT_LOG_ENTRY_CREATE" and
+                          p["d"]["action_type"] == MEMBER_KICK]
+            assert kick_entry and kick_entry[0]["target_id"] == kicked.user_id
+            assert kick_entry[0]["guild_id"] == world.gid
             for gw in (bgw, kgw):
                 assert gw.types()[-1] == "GUILD_DELETE", gw.types()
     run(body())
