@@ -1,6 +1,9 @@
 #include "hs_guilds.h"
 #include "hs_channels.h"
 #include "hs_accounts.h"
+#include "hs_audit.h"
+#include "hs_members.h"
+#include "hs_roles.h"
 #include "hs_buf.h"
 #include "hs_perm.h"
 #include "hs_util.h"
@@ -15,36 +18,6 @@ static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
-static json_t *role_json_row(sqlite3_stmt *s)
-{
-    /* Columns: id, name, permissions, position, color, hoist, mentionable, managed, bot_id */
-    char perms[24];
-    snprintf(perms, sizeof(perms), "%" PRIu64, (uint64_t)sqlite3_column_int64(s, 2));
-    int color = sqlite3_column_int(s, 4);
-    json_t *r =
-        json_pack("{s:o, s:s, s:i, s:{s:i, s:n, s:n}, s:b, s:n, s:n, s:i, s:s, s:b, s:b, s:i}",
-                  "id", hs_json_id(hs_col_id(s, 0)), "name", hs_col_text(s, 1), "color", color,
-                  "colors", "primary_color", color, "secondary_color", "tertiary_color", "hoist",
-                  sqlite3_column_int(s, 5), "icon", "unicode_emoji", "position",
-                  sqlite3_column_int(s, 3), "permissions", perms, "managed",
-                  sqlite3_column_int(s, 7), "mentionable", sqlite3_column_int(s, 6), "flags", 0);
-    HS_ASSERT(r);
-    if (sqlite3_column_type(s, 8) != SQLITE_NULL)
-        json_object_set_new(r, "tags", json_pack("{s:o}", "bot_id", hs_json_id(hs_col_id(s, 8))));
-    return r;
-}
-
-#define ROLE_COLUMNS "id, name, permissions, position, color, hoist, mentionable, managed, bot_id"
-
-static json_t *role_json(hs_db *db, uint64_t role_id)
-{
-    sqlite3_stmt *s = hs_db_stmt(db, "SELECT " ROLE_COLUMNS " FROM roles WHERE id = ?");
-    hs_bind_id(s, 1, role_id);
-    json_t *r = sqlite3_step(s) == SQLITE_ROW ? role_json_row(s) : NULL;
-    sqlite3_reset(s);
-    return r;
 }
 
 json_t *hs_guild_json(hs_db *db, uint64_t guild_id, int with_counts)
@@ -70,14 +43,7 @@ json_t *hs_guild_json(hs_db *db, uint64_t guild_id, int with_counts)
     sqlite3_reset(s);
     HS_ASSERT(g);
 
-    json_t *roles = json_array();
-    s = hs_db_stmt(db,
-                   "SELECT " ROLE_COLUMNS " FROM roles WHERE guild_id = ? ORDER BY position, id");
-    hs_bind_id(s, 1, guild_id);
-    while (sqlite3_step(s) == SQLITE_ROW)
-        json_array_append_new(roles, role_json_row(s));
-    sqlite3_reset(s);
-    json_object_set_new(g, "roles", roles);
+    json_object_set_new(g, "roles", hs_role_list(db, guild_id));
 
     if (with_counts) {
         json_object_set_new(g, "approximate_member_count",
@@ -137,23 +103,6 @@ static int insert_member(hs_txn *txn, uint64_t guild_id, uint64_t user_id, hs_er
     return step_done(db, s, err, "storing a member");
 }
 
-static int insert_role(hs_txn *txn, uint64_t id, uint64_t guild_id, const char *name,
-                       uint64_t perms, int position, int managed, uint64_t bot_id, hs_error *err)
-{
-    hs_db *db = hs_txn_db(txn);
-    sqlite3_stmt *s = hs_db_stmt(db, "INSERT INTO roles (id, guild_id, name, permissions, "
-                                     "position, managed, bot_id) VALUES (?, ?, ?, ?, ?, ?, ?)");
-    hs_bind_id(s, 1, id);
-    hs_bind_id(s, 2, guild_id);
-    hs_bind_text(s, 3, name);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)perms);
-    sqlite3_bind_int(s, 5, position);
-    sqlite3_bind_int(s, 6, managed);
-    if (bot_id)
-        hs_bind_id(s, 7, bot_id);
-    return step_done(db, s, err, "storing a role");
-}
-
 static int member_event(hs_txn *txn, uint64_t guild_id, uint64_t user_id, uint64_t actor_id,
                         hs_error *err)
 {
@@ -182,7 +131,7 @@ int hs_guild_create_fn(hs_txn *txn, void *arg, hs_error *err)
     sqlite3_bind_int64(s, 5, (sqlite3_int64)hs_txn_now_ms(txn));
     int rc = step_done(db, s, err, "storing a guild");
     if (rc == 0)
-        rc = insert_role(txn, gid, gid, "@everyone", HS_PERM_DEFAULT_EVERYONE, 0, 0, 0, err);
+        rc = hs_role_insert(txn, gid, gid, "@everyone", HS_PERM_DEFAULT_EVERYONE, 0, 0, 0, err);
     if (rc == 0)
         rc =
             hs_channel_insert(txn, general, gid, HS_CHANNEL_TEXT, "general", 0, 0, NULL, 0, 0, err);
@@ -225,6 +174,8 @@ int hs_bot_authorize_fn(hs_txn *txn, void *arg, hs_error *err)
         op->added = 0;
         return 0;
     }
+    if (hs_member_is_banned(db, op->guild_id, app.bot_user_id))
+        return hs_error_reason(err, HS_EPERM, HS_R_BANNED, "The user is banned from this guild.");
     rc = insert_member(txn, op->guild_id, app.bot_user_id, err);
     if (rc < 0)
         return rc;
@@ -238,8 +189,8 @@ int hs_bot_authorize_fn(hs_txn *txn, void *arg, hs_error *err)
         hs_bind_id(q, 1, op->guild_id);
         int position = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 1;
         sqlite3_reset(q);
-        rc = insert_role(txn, role_id, op->guild_id, name, op->permissions & HS_PERM_ALL, position,
-                         1, app.bot_user_id, err);
+        rc = hs_role_insert(txn, role_id, op->guild_id, name, op->permissions & HS_PERM_ALL,
+                            position, 1, app.bot_user_id, err);
         free(name);
         if (rc < 0)
             return rc;
@@ -252,19 +203,23 @@ int hs_bot_authorize_fn(hs_txn *txn, void *arg, hs_error *err)
         if (rc < 0)
             return rc;
         json_t *ev = json_pack("{s:o, s:o}", "guild_id", hs_json_id(op->guild_id), "role",
-                               role_json(db, role_id));
+                               hs_role_json(db, role_id));
         rc = hs_txn_event(txn, "GUILD_ROLE_CREATE", op->guild_id, 0, op->actor_id, ev, err);
         if (rc < 0)
             return rc;
     }
     op->added = 1;
-    return member_event(txn, op->guild_id, app.bot_user_id, op->actor_id, err);
+    rc = member_event(txn, op->guild_id, app.bot_user_id, op->actor_id, err);
+    if (rc == 0)
+        rc = hs_audit_record(txn, op->guild_id, op->actor_id, HS_AUDIT_BOT_ADD, app.bot_user_id,
+                             NULL, NULL, NULL, err);
+    return rc;
 }
 
 json_t *hs_member_json(hs_db *db, uint64_t guild_id, uint64_t user_id)
 {
-    sqlite3_stmt *s =
-        hs_db_stmt(db, "SELECT nick, joined_at FROM members WHERE guild_id = ? AND user_id = ?");
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT nick, joined_at, communication_disabled_until FROM "
+                                     "members WHERE guild_id = ? AND user_id = ?");
     hs_bind_id(s, 1, guild_id);
     hs_bind_id(s, 2, user_id);
     if (sqlite3_step(s) != SQLITE_ROW) {
@@ -273,10 +228,11 @@ json_t *hs_member_json(hs_db *db, uint64_t guild_id, uint64_t user_id)
     }
     const char *nick = hs_col_text(s, 0);
     json_t *m =
-        json_pack("{s:o, s:n, s:o, s:n, s:b, s:b, s:i, s:b, s:n}", "nick",
+        json_pack("{s:o, s:n, s:o, s:n, s:b, s:b, s:i, s:b, s:o}", "nick",
                   nick ? json_string(nick) : json_null(), "avatar", "joined_at",
                   hs_json_time((uint64_t)sqlite3_column_int64(s, 1)), "premium_since", "deaf", 0,
-                  "mute", 0, "flags", 0, "pending", 0, "communication_disabled_until");
+                  "mute", 0, "flags", 0, "pending", 0, "communication_disabled_until",
+                  hs_json_time_or_null((uint64_t)sqlite3_column_int64(s, 2)));
     sqlite3_reset(s);
     HS_ASSERT(m);
     json_t *roles = json_array();

@@ -11,6 +11,7 @@
  * second finds the invite gone.
  */
 #include "hs_invites.h"
+#include "hs_members.h"
 #include "hs_accounts.h"
 #include "hs_audit.h"
 #include "hs_channels.h"
@@ -407,20 +408,6 @@ int hs_invite_delete_fn(hs_txn *txn, void *arg, hs_error *err)
     return rc;
 }
 
-/*
- * TODO(lead, after the members merge): replace with hs_member_is_banned (hs_members.h),
- * which the members module owns; until then the bans table is read here directly.
- */
-static int is_banned(hs_db *db, uint64_t guild_id, uint64_t user_id)
-{
-    sqlite3_stmt *s = hs_db_stmt(db, "SELECT 1 FROM bans WHERE guild_id = ? AND user_id = ?");
-    hs_bind_id(s, 1, guild_id);
-    hs_bind_id(s, 2, user_id);
-    int banned = sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_reset(s);
-    return banned;
-}
-
 static int is_member(hs_db *db, uint64_t guild_id, uint64_t user_id)
 {
     sqlite3_stmt *s = hs_db_stmt(db, "SELECT 1 FROM members WHERE guild_id = ? AND user_id = ?");
@@ -439,7 +426,7 @@ int hs_invite_accept_fn(hs_txn *txn, void *arg, hs_error *err)
     int rc = load_live(db, op->code, hs_txn_now_ms(txn), &r, err);
     if (rc < 0)
         return rc;
-    if (is_banned(db, r.guild_id, op->user_id))
+    if (hs_member_is_banned(db, r.guild_id, op->user_id))
         return hs_error_reason(err, HS_EPERM, HS_R_BANNED, "The user is banned from this guild.");
     if (is_member(db, r.guild_id, op->user_id)) {
         /* Joining again is not a use: nothing changes. */

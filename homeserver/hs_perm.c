@@ -170,7 +170,9 @@ int hs_perm_channel(hs_db *db, uint64_t channel_id, uint64_t user_id, int includ
     }
 
     struct member_ctx *m = hs_xmalloc(sizeof(*m));
-    struct hs_overwrite *ows = NULL;
+    /* Only the overwrites that can apply are read: @everyone's, the member's roles' and the
+     * member's own, so none is ever cut off however many the channel has. */
+    struct hs_overwrite *ows = hs_xcalloc(MAX_ROLES + 2, sizeof(*ows));
     int rc = load_member(db, guild_id, user_id, m, err);
     if (rc == HS_ENOTFOUND)
         rc = hs_error_reason(err, HS_ENOTFOUND, HS_R_UNKNOWN_CHANNEL, "Unknown Channel");
@@ -178,15 +180,15 @@ int hs_perm_channel(hs_db *db, uint64_t channel_id, uint64_t user_id, int includ
         goto out;
     int thread = type == 10 || type == 11 || type == 12;
     m->in.scope = thread ? HS_SCOPE_THREAD : type == 2 ? HS_SCOPE_VOICE : HS_SCOPE_TEXT;
-    s = hs_db_stmt(db, "SELECT target_id, type, allow, deny FROM overwrites WHERE channel_id = ?");
+    s = hs_db_stmt(db, "SELECT target_id, type, allow, deny FROM overwrites WHERE channel_id = ?1 "
+                       "AND ((type = 0 AND (target_id = ?2 OR target_id IN (SELECT role_id FROM "
+                       "member_roles WHERE guild_id = ?2 AND user_id = ?3))) OR (type = 1 AND "
+                       "target_id = ?3))");
     hs_bind_id(s, 1, thread ? parent_id : channel_id);
-    /* Every overwrite counts: skipping one could skip a deny. */
-    size_t n = 0, cap = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            ows = hs_xrealloc(ows, cap * sizeof(*ows));
-        }
+    hs_bind_id(s, 2, guild_id);
+    hs_bind_id(s, 3, user_id);
+    size_t n = 0;
+    while (n < MAX_ROLES + 2 && sqlite3_step(s) == SQLITE_ROW) {
         ows[n].id = hs_col_id(s, 0);
         ows[n].type = sqlite3_column_int(s, 1);
         ows[n].allow = (uint64_t)sqlite3_column_int64(s, 2);
@@ -246,13 +248,15 @@ int hs_perm_outranks(hs_db *db, uint64_t guild_id, uint64_t actor_id, uint64_t t
 
 int hs_perm_outranks_role(hs_db *db, uint64_t guild_id, uint64_t actor_id, uint64_t role_id)
 {
-    if (actor_id == guild_owner(db, guild_id))
-        return 1;
     sqlite3_stmt *s = hs_db_stmt(db, "SELECT position FROM roles WHERE id = ? AND guild_id = ?");
     hs_bind_id(s, 1, role_id);
     hs_bind_id(s, 2, guild_id);
     int found = sqlite3_step(s) == SQLITE_ROW;
     int pos = found ? sqlite3_column_int(s, 0) : 0;
     sqlite3_reset(s);
-    return found && hs_perm_top_position(db, guild_id, actor_id) > pos;
+    /* Another guild's role (or none) is nobody's to manage here, not even the owner's. */
+    if (!found)
+        return 0;
+    return actor_id == guild_owner(db, guild_id) ||
+           hs_perm_top_position(db, guild_id, actor_id) > pos;
 }

@@ -135,7 +135,8 @@ int hs_perm_top_position(hs_db *db, uint64_t guild_id, uint64_t user_id);
  * must be strictly above the target's.
  */
 int hs_perm_outranks(hs_db *db, uint64_t guild_id, uint64_t actor_id, uint64_t target_id);
-/* Whether actor's top role is strictly above role_id's position (owner: always). */
+/* Whether actor's top role is strictly above role_id's position (owner: always); 0 when role_id
+ * is not a role of guild_id. */
 int hs_perm_outranks_role(hs_db *db, uint64_t guild_id, uint64_t actor_id, uint64_t role_id);
 
 #endif

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Distinct statements one connection prepares: every module's SQL goes through the write
- * connection, so this counts the whole REST surface's statements. */
-#define STMT_CACHE 256
+/* Statements per connection: every distinct SQL text the modules use (a few hundred for the
+ * whole REST surface), so a connection never runs out. */
+#define STMT_CACHE 512
 
 struct stmt_slot {
     const char *sql;

@@ -369,7 +369,7 @@ static void test_create_refusals(void **state)
     expect_create_fails(fx, &op, HS_R_UNKNOWN_CHANNEL, NULL);
     op = (struct hs_invite_create){.channel_id = make_channel(fx, "Cat", HS_CHANNEL_CATEGORY),
                                    .actor_id = fx->owner};
-    expect_create_fails(fx, &op, HS_R_WRONG_CHANNEL_TYPE, NULL);
+    expect_create_fails(fx, &op, HS_R_CHANNEL_TYPE, NULL);
     op = (struct hs_invite_create){
         .channel_id = fx->general, .actor_id = fx->owner, .max_age = HS_INVITE_MAX_AGE + 1};
     expect_create_fails(fx, &op, HS_R_FORM, "max_age");
@@ -777,7 +777,7 @@ static void test_dm_close_reopen(void **state)
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
     op = (struct hs_dm_close){.channel_id = fx->general, .actor_id = fx->owner};
     assert_int_equal(run(fx, hs_dm_close_fn, &op, &err), HS_EINVAL);
-    assert_int_equal(err.reason, HS_R_WRONG_CHANNEL_TYPE);
+    assert_int_equal(err.reason, HS_R_CHANNEL_TYPE);
     json_decref(op.channel);
 }
 
@@ -891,7 +891,7 @@ static void test_group_dm(void **state)
     uint64_t dm = open_dm(fx, fx->owner, users[5], NULL);
     r = (struct hs_dm_recipient){.channel_id = dm, .actor_id = fx->owner, .user_id = users[6]};
     assert_int_equal(run(fx, hs_dm_recipient_add_fn, &r, &err), HS_EINVAL);
-    assert_int_equal(err.reason, HS_R_WRONG_CHANNEL_TYPE);
+    assert_int_equal(err.reason, HS_R_CHANNEL_TYPE);
 
     /* The owner leaves: the lowest remaining id owns it (CHANNEL_UPDATE). */
     struct hs_dm_close leave = {.channel_id = g, .actor_id = fx->owner};
