@@ -65,12 +65,14 @@ struct capi_req {
 
     /* The response. */
     unsigned status;
-    json_t *resp;        /* NULL: empty body */
-    json_t *form_errors; /* collected 50035 errors */
+    json_t *resp;                  /* NULL: empty body */
+    struct MHD_Response *raw_resp; /* a prepared non-JSON body (a file), sent with status */
+    json_t *form_errors;           /* collected 50035 errors */
 };
 
 /* Routing (capi_routes.c). A route table is an array ending with a NULL method. A pattern
- * is literal segments and ":name" segments that take a snowflake. */
+ * is literal segments, ":name" segments that take a snowflake and "*" segments that take
+ * any non-empty segment (read back from req->path by the handler). */
 enum { CAPI_AUTH = 1 }; /* the route needs a token */
 
 struct capi_route {

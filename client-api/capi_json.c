@@ -110,6 +110,7 @@ static const struct reason_map reasons[] = {
     {HS_R_ALREADY_MEMBER, 400, 40062, "Already a member"},
     {HS_R_OWNER_CANNOT_LEAVE, 400, 50055, "Invalid Guild"},
     {HS_R_NONCE_REUSED, 400, 50035, "Invalid Form Body"},
+    {HS_R_SYSTEM_MESSAGE, 400, 50021, "Cannot execute action on a system message"},
 };
 
 void capi_respond_error(capi_req *req, int rc, const hs_error *err)

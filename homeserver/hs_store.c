@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STMT_CACHE 64
+/* Distinct SQL texts one connection prepares. The whole REST surface uses a few hundred;
+ * running out is a panic, so the bound is generous (the slots are 16 bytes each). */
+#define STMT_CACHE 512
 
 struct stmt_slot {
     const char *sql;

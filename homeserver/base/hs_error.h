@@ -59,7 +59,8 @@ enum hs_reason {
     HS_R_INVALID_EMOJI,    /* emoji not unicode or name:id */
     HS_R_ALREADY_MEMBER,
     HS_R_OWNER_CANNOT_LEAVE,
-    HS_R_NONCE_REUSED, /* enforce_nonce with a nonce bound to a different request */
+    HS_R_NONCE_REUSED,   /* enforce_nonce with a nonce bound to a different request */
+    HS_R_SYSTEM_MESSAGE, /* editing or pinning a system message (a pin notice) */
 };
 
 typedef struct hs_error {
