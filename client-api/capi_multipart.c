@@ -2,7 +2,8 @@
  * multipart/form-data (RFC 7578 over RFC 2046). DESIGN: the body is already complete and
  * bounded, so the parser is a few memmem calls over it rather than a streaming state
  * machine: find "--boundary", read the part's header block up to the blank line, find the
- * next "\r\n--boundary"; the data between is the part. Everything a client controls that
+ * next "\r\n--boundary" that is followed by "--" or a line end (a look-alike inside the
+ * data is data); the data between is the part. Everything a client controls that
  * is copied (names, filenames, types) is bounded by the fixed fields of capi_part.
  */
 #include "capi_multipart.h"
@@ -164,6 +165,28 @@ int capi_multipart_boundary(const char *content_type, char out[CAPI_MULTIPART_BO
     return -1;
 }
 
+/* Whether a delimiter ending at p is a real one: followed by "--" (the close) or by
+ * optional padding and CRLF. Anything else is data that merely looks like one. */
+static int delimiter_ends(const char *p, const char *end)
+{
+    if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+        return 1;
+    p = skip_ws(p, end);
+    return end - p >= 2 && p[0] == '\r' && p[1] == '\n';
+}
+
+/* The next "\r\n--boundary" delimiter in [p, end), or NULL. */
+static const char *find_delimiter(const char *p, const char *end, const char *delim, size_t dlen)
+{
+    while (p < end) {
+        const char *d = memmem(p, (size_t)(end - p), delim, dlen);
+        if (!d || delimiter_ends(d + dlen, end))
+            return d;
+        p = d + 1;
+    }
+    return NULL;
+}
+
 int capi_multipart_parse(const char *body, size_t len, const char *boundary,
                          struct capi_part *parts, int max, const char **why)
 {
@@ -180,10 +203,11 @@ int capi_multipart_parse(const char *body, size_t len, const char *boundary,
 
     /* The first delimiter opens the body, or ends a preamble line. */
     const char *p;
-    if (len >= dlen - 2 && memcmp(body, delim + 2, dlen - 2) == 0) {
+    if (len >= dlen - 2 && memcmp(body, delim + 2, dlen - 2) == 0 &&
+        delimiter_ends(body + dlen - 2, end)) {
         p = body + dlen - 2;
     } else {
-        p = memmem(body, len, delim, dlen);
+        p = find_delimiter(body, end, delim, dlen);
         if (!p) {
             *why = "no multipart boundary in the body";
             return -1;
@@ -195,12 +219,7 @@ int capi_multipart_parse(const char *body, size_t len, const char *boundary,
         /* After a delimiter: "--" closes the body, else optional padding and CRLF. */
         if (end - p >= 2 && p[0] == '-' && p[1] == '-')
             return n;
-        p = skip_ws(p, end);
-        if (end - p < 2 || p[0] != '\r' || p[1] != '\n') {
-            *why = "malformed multipart delimiter";
-            return -1;
-        }
-        p += 2;
+        p = skip_ws(p, end) + 2;
         if (n == max) {
             *why = "too many multipart parts";
             return -1;
@@ -221,7 +240,7 @@ int capi_multipart_parse(const char *body, size_t len, const char *boundary,
         struct capi_part *part = &parts[n];
         memset(part, 0, sizeof(*part));
         parse_headers(p, hdr_end, part);
-        const char *next = memmem(data, (size_t)(end - data), delim, dlen);
+        const char *next = find_delimiter(data, end, delim, dlen);
         if (!next) {
             *why = "multipart body not closed";
             return -1;
