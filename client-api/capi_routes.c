@@ -1,10 +1,11 @@
 /*
  * The route table (spec/client-api.md §4). A pattern is a path of literal segments,
  * ":name" segments that take a snowflake and "*" segments that take any non-empty segment
- * (an emoji, a filename: the handler reads it from req->path); literal routes are listed before the
- * patterns they would otherwise match ("users/@me" before "users/:user_id"). A path that matches a
- * pattern with another method answers 405; a path that matches nothing, 404. Each module
- * keeps its routes in its own table; capi_route searches them all.
+ * (an emoji, a filename: the handler reads it from req->path); literal routes are listed
+ * before the patterns they would otherwise match ("users/@me" before "users/:user_id"). A
+ * path that matches a pattern with another method answers 405; a path that matches
+ * nothing, 404. Each module keeps its routes in its own table; capi_route searches them
+ * all.
  */
 #include "capi_internal.h"
 #include "hs_util.h"

@@ -491,6 +491,10 @@ def test_pin_refusals(server, alice, bob, member, chan):
     assert stored(alice, chan) == after
     err(bob.get(f"/channels/{chan}/messages/pins"), 403, 50001)
     err(bob.get(f"/channels/{chan}/pins"), 403, 50001)
+    err(alice.get(f"/channels/{UNKNOWN_ID}/messages/pins"), 404, 10003)
+    err(alice.get(f"/channels/{UNKNOWN_ID}/pins"), 404, 10003)
+    form_err(alice.put(f"/channels/{chan}/messages/pins/abc"), "message_id", "NUMBER_TYPE_COERCE")
+    form_err(alice.delete(f"/channels/{chan}/pins/abc"), "message_id", "NUMBER_TYPE_COERCE")
     form_err(alice.get(f"/channels/{chan}/messages/pins", params={"limit": 51}), "limit")
     form_err(alice.get(f"/channels/{chan}/messages/pins", params={"limit": 0}), "limit")
     form_err(alice.get(f"/channels/{chan}/messages/pins", params={"before": "yesterday"}),
@@ -626,6 +630,9 @@ def test_reaction_bad_input(alice, bob, chan):
     for bad in ("a", "ab", "👍a", " 👍", "👍 ", "%", ":)", "1", "😀" * 9, "\u200b", "\x85"):
         err(alice.put(react_url(chan, m["id"], bad, "/@me")), 400, 10014)
         err(alice.get(react_url(chan, m["id"], bad)), 400, 10014)
+        err(alice.delete(react_url(chan, m["id"], bad, "/@me")), 400, 10014)
+        err(alice.delete(react_url(chan, m["id"], bad, f"/{alice.user_id}")), 400, 10014)
+        err(alice.delete(react_url(chan, m["id"], bad)), 400, 10014)
     # Custom emoji are unknown (there are none on Hearth yet).
     err(alice.put(react_url(chan, m["id"], "hearth:123456789012345678", "/@me")), 400, 10014,
         "Unknown Emoji")
@@ -640,6 +647,8 @@ def test_reaction_bad_input(alice, bob, chan):
     err(alice.get(react_url(chan, UNKNOWN_ID, THUMBS)), 404, 10008)
     err(alice.delete(f"/channels/{chan}/messages/{UNKNOWN_ID}/reactions"), 404, 10008)
     err(alice.put(react_url(UNKNOWN_ID, m["id"], THUMBS, "/@me")), 404, 10003)
+    form_err(alice.delete(react_url(chan, m["id"], THUMBS, "/someone")), "user_id",
+             "NUMBER_TYPE_COERCE")
     for call in (bob.put(react_url(chan, m["id"], THUMBS, "/@me")),
                  bob.get(react_url(chan, m["id"], THUMBS)),
                  bob.delete(react_url(chan, m["id"], THUMBS, "/@me")),

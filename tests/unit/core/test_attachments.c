@@ -45,7 +45,7 @@ static void test_filename_sanitising(void **state)
         {"\xE6\x97\xA5\xE6\x9C\xAC.txt", "_.txt"},
         {"%2e%2e%2fx", "_2e_2e_2fx"},
         {"under_score-dash.tar.gz", "under_score-dash.tar.gz"},
-        {"nul\x01" "byte", "nul_byte"},
+        {"nul\001byte", "nul_byte"},
         {"___", "___"},
         {"?", "unknown"},
     };
