@@ -246,6 +246,34 @@ static void test_store(void **state)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Random bytes behind real magic numbers: dimensions never read past the buffer (ASan)
+ * and are never negative. */
+static void test_dimensions_random(void **state)
+{
+    (void)state;
+    static const char *const magic[] = {
+        "\x89PNG\r\n\x1a\n",    "\xff\xd8\xff",         "GIF89a",
+        "RIFF\0\0\0\0WEBPVP8X", "RIFF\0\0\0\0WEBPVP8L", "RIFF\0\0\0\0WEBPVP8 "};
+    static const size_t magic_len[] = {8, 3, 6, 16, 16, 16};
+    uint32_t rng = 99;
+    for (int round = 0; round < 30000; round++) {
+        size_t m = (size_t)round % 6;
+        rng = rng * 1103515245u + 12345u;
+        size_t len = magic_len[m] + (rng >> 8) % 40;
+        unsigned char *buf = malloc(len);
+        memcpy(buf, magic[m], magic_len[m]);
+        for (size_t i = magic_len[m]; i < len; i++) {
+            rng = rng * 1103515245u + 12345u;
+            buf[i] = (unsigned char)((rng >> 16) & 0xff);
+        }
+        int w = -1, h = -1;
+        hs_attachment_dimensions(buf, len, &w, &h);
+        assert_true(w >= 0 && h >= 0);
+        assert_true((w == 0) == (h == 0));
+        free(buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_sniff_and_dimensions),
         cmocka_unit_test(test_inline_decision),
         cmocka_unit_test(test_store),
+        cmocka_unit_test(test_dimensions_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

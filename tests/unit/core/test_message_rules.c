@@ -30,6 +30,22 @@
 
 /* ---- emoji ---- */
 
+/* A plain UTF-8 validity check, independent of the one under test. */
+static int utf8_plain_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+        if (!n)
+            return 0;
+        for (int i = 1; i < n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+        p += n;
+    }
+    return 1;
+}
+
 static void test_emoji_check(void **state)
 {
     (void)state;
@@ -89,6 +105,25 @@ static void test_emoji_check(void **state)
     assert_int_equal(hs_emoji_check(buf, NULL), 0);
     strcat(buf, "\xC2\xA9");
     assert_int_not_equal(hs_emoji_check(buf, NULL), 0);
+    /* Random byte strings: any answer, but never a read past the end (ASan), and whatever
+     * passes is valid UTF-8 of at most 32 bytes. */
+    uint32_t rng = 7;
+    for (int round = 0; round < 50000; round++) {
+        char r[40];
+        rng = rng * 1103515245u + 12345u;
+        size_t len = 1 + (rng >> 8) % 36;
+        for (size_t i = 0; i < len; i++) {
+            rng = rng * 1103515245u + 12345u;
+            r[i] = (char)(0x80 | ((rng >> 16) & 0x7f));
+            if ((rng >> 24) % 5 == 0)
+                r[i] = (char)((rng >> 12) & 0xff);
+        }
+        r[len] = '\0';
+        if (hs_emoji_check(r, NULL) == 0) {
+            assert_true(strlen(r) <= HS_EMOJI_MAX_BYTES);
+            assert_true(utf8_plain_valid(r));
+        }
+    }
 }
 
 /* ---- a core with a guild ---- */
