@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@ static void req_free(capi_req *req)
         req->op_free(req->op);
     if (req->upgrade_resp)
         MHD_destroy_response(req->upgrade_resp);
+    if (req->raw_resp)
+        MHD_destroy_response(req->raw_resp);
     free(req->gw_params);
     free(req->audit_reason);
     for (int i = 0; i < req->nheaders; i++)
@@ -41,6 +44,8 @@ static enum MHD_Result send_response(capi_req *req)
     struct MHD_Response *r;
     if (req->upgrade_resp)
         return MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, req->upgrade_resp);
+    if (req->raw_resp)
+        return MHD_queue_response(req->conn, req->status ? req->status : 500, req->raw_resp);
     if (req->resp) {
         /* Reals (a 429's retry_after) with 10 significant digits: 4.99, not 4.9900000000000002. */
         char *text = json_dumps(req->resp, JSON_COMPACT | JSON_REAL_PRECISION(10));
@@ -58,14 +63,30 @@ static enum MHD_Result send_response(capi_req *req)
     return ret;
 }
 
-/* Splits off "/api/v10" or "/api/v9"; returns the rest ("/channels/1") or NULL. */
+/* Splits off "/api/v10" or "/api/v9"; returns the rest ("/channels/1") or NULL. Attachment
+ * downloads live at the root, as on Discord's CDN, and route like API paths. */
 static const char *api_path(const char *url)
 {
     if (strncmp(url, "/api/v10/", 9) == 0)
         return url + 8;
     if (strncmp(url, "/api/v9/", 8) == 0)
         return url + 7;
+    if (strncmp(url, "/attachments/", 13) == 0)
+        return url;
     return NULL;
+}
+
+/* A message with files comes as multipart/form-data and may be as large as
+ * max-upload-bytes; every other body is bounded by max-body-bytes. */
+static size_t body_limit(capi_req *req)
+{
+    const hs_config *cfg = req->srv->cfg;
+    const char *ct =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0 &&
+        cfg->max_upload_bytes > cfg->max_body_bytes)
+        return (size_t)cfg->max_upload_bytes;
+    return (size_t)cfg->max_body_bytes;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -87,7 +108,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         if (!req->body_too_large) {
-            if (req->body.len + *upload_data_size > (size_t)srv->cfg->max_body_bytes) {
+            if (req->body.len + *upload_data_size > body_limit(req)) {
                 req->body_too_large = 1;
                 hs_buf_release(&req->body);
             } else {

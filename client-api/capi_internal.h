@@ -75,13 +75,15 @@ struct capi_req {
         char *value;      /* owned */
     } headers[8];
     int nheaders;
-    json_t *resp;        /* NULL: empty body */
-    json_t *form_errors; /* collected 50035 errors */
+    json_t *resp;                  /* NULL: empty body */
+    struct MHD_Response *raw_resp; /* a prepared non-JSON body (a file), sent with status */
+    json_t *form_errors;           /* collected 50035 errors */
 };
 
 /* Routing (capi_routes.c). A route table is an array ending with a NULL method. A pattern
- * is literal segments, ":name" segments that take a snowflake and "*" segments that match
- * any one segment. */
+ * is literal segments, ":name" segments that take a snowflake and "*" segments that take
+ * any non-empty segment (an invite code, an emoji, a filename: the handler reads it back
+ * from req->path). */
 enum { CAPI_AUTH = 1 }; /* the route needs a token */
 
 struct capi_route {

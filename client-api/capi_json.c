@@ -120,6 +120,7 @@ static const struct reason_map reasons[] = {
     {HS_R_NONCE_REUSED, 400, 50035, "Invalid Form Body"},
     {HS_R_THREAD_EXISTS, 400, 160004, "A thread has already been created for this message"},
     {HS_R_CHANNEL_TYPE, 400, 50024, "Cannot execute action on this channel type"},
+    {HS_R_SYSTEM_MESSAGE, 400, 50021, "Cannot execute action on a system message"},
 };
 
 void capi_respond_error(capi_req *req, int rc, const hs_error *err)

@@ -43,6 +43,8 @@ static const struct cfg_row rows[] = {
     {"http-threads", CFG_INT, OFF(http_threads), "2", 1, 64, NULL, "threads serving HTTP requests"},
     {"max-body-bytes", CFG_INT, OFF(max_body_bytes), "1048576", 1024, 64 << 20, NULL,
      "largest JSON request body accepted, in bytes"},
+    {"max-upload-bytes", CFG_INT, OFF(max_upload_bytes), "26214400", 1024, 1 << 30, NULL,
+     "largest multipart/form-data request (a message with files) accepted, in bytes"},
     {"max-connections", CFG_INT, OFF(max_connections), "16000", 16, 1000000, NULL,
      "most client HTTP connections held at once"},
     {"per-ip-connections", CFG_INT, OFF(per_ip_connections), "0", 0, 1000000, NULL,

@@ -24,6 +24,7 @@ typedef struct hs_config {
     int process_id;
     int http_threads;
     int max_body_bytes;
+    int max_upload_bytes;
     int max_connections;
     int per_ip_connections;
     int connection_timeout;

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Statements per connection: every distinct SQL text the modules use (a few hundred for the
- * whole REST surface), so a connection never runs out. */
+/* Distinct SQL texts one connection prepares. The whole REST surface uses a few hundred;
+ * running out is a panic, so the bound is generous (the slots are 16 bytes each). */
 #define STMT_CACHE 512
 
 struct stmt_slot {

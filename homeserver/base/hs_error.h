@@ -65,6 +65,7 @@ enum hs_reason {
     /* The action does not apply to this kind of channel (a thread, a DM, a category, an
      * invite to a DM). */
     HS_R_CHANNEL_TYPE,
+    HS_R_SYSTEM_MESSAGE, /* editing or pinning a system message (a pin notice) */
 };
 
 typedef struct hs_error {

@@ -188,7 +188,7 @@ static json_t *history(struct fx *fx, uint64_t before, uint64_t after, uint64_t 
 {
     struct hs_history_query q = {
         .before = before, .after = after, .around = around, .limit = limit};
-    json_t *page = hs_msg_history(rdb(fx), fx->chan, &q);
+    json_t *page = hs_msg_history(rdb(fx), fx->chan, &q, 0);
     assert_non_null(page);
     assert_true(json_is_array(page));
     return page;
@@ -342,10 +342,10 @@ static void test_history_other_channels(void **state)
     struct fx *fx = *state;
     /* A channel with no messages, and one that does not exist: empty pages. */
     struct hs_history_query q = {.limit = 50};
-    json_t *page = hs_msg_history(rdb(fx), fx->guild, &q); /* the guild id is no channel */
+    json_t *page = hs_msg_history(rdb(fx), fx->guild, &q, 0); /* the guild id is no channel */
     assert_int_equal(json_array_size(page), 0);
     json_decref(page);
-    page = hs_msg_history(rdb(fx), 12345, &q);
+    page = hs_msg_history(rdb(fx), 12345, &q, 0);
     assert_int_equal(json_array_size(page), 0);
     json_decref(page);
 }
@@ -355,7 +355,7 @@ static void test_message_object(void **state)
     struct fx *fx = *state;
     json_t *m = NULL;
     hs_error err;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, fx->ids[4], &m, &err), 0);
+    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, fx->ids[4], 0, &m, &err), 0);
     assert_int_equal(json_id(m, "id"), fx->ids[4]);
     assert_int_equal(json_id(m, "channel_id"), fx->chan);
     assert_string_equal(json_string_value(json_object_get(m, "content")), "m5");
@@ -375,10 +375,11 @@ static void test_message_object(void **state)
     /* Not in that channel / unknown. */
     m = (json_t *)1;
     hs_error_clear(&err);
-    assert_int_equal(hs_msg_get(rdb(fx), fx->guild, fx->ids[4], &m, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_msg_get(rdb(fx), fx->guild, fx->ids[4], 0, &m, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_MESSAGE);
     assert_null(m);
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, fx->ids[4] + 1000000, &m, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, fx->ids[4] + 1000000, 0, &m, &err),
+                     HS_ENOTFOUND);
 
     /* The channel's last_message_id follows the newest message. */
     json_t *c = hs_channel_json(rdb(fx), fx->chan);
@@ -394,7 +395,7 @@ static void test_history_around_deleted(void **state)
     hs_error err;
     assert_int_equal(hs_writer_run(W(fx), hs_msg_delete_fn, &del, &err), 0);
     json_t *m = NULL;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, fx->ids[14], &m, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, fx->ids[14], 0, &m, &err), HS_ENOTFOUND);
     /* around the deleted 15th, limit 10: 5 older (10..14), then 5 newer (16..20). */
     const int want[] = {20, 19, 18, 17, 16, 14, 13, 12, 11, 10};
     expect_page(fx, history(fx, 0, 0, fx->ids[14], 10), want, 10);
@@ -477,7 +478,7 @@ static void test_create_validation(void **state)
     char *max = repeat("\xf0\x9f\x98\x80", 2000);
     uint64_t id = must_post(fx, fx->chan, fx->owner, max);
     json_t *m = NULL;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, id, &m, &err), 0);
+    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, id, 0, &m, &err), 0);
     assert_string_equal(json_string_value(json_object_get(m, "content")), max);
     json_decref(m);
     free(max);
@@ -491,7 +492,7 @@ static void test_create_validation(void **state)
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
     /* Only the valid one was stored, with its one event. */
     struct hs_history_query q = {.limit = 100};
-    json_t *page = hs_msg_history(rdb(fx), fx->chan, &q);
+    json_t *page = hs_msg_history(rdb(fx), fx->chan, &q, 0);
     assert_int_equal(json_array_size(page), 1);
     json_decref(page);
     sqlite3_stmt *s =
@@ -593,10 +594,10 @@ static void test_edit_rules(void **state)
     assert_int_equal(edit(fx, theirs, bot, "bot edited", &err), 0);
 
     json_t *m = NULL;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, mine, &m, &err), 0);
+    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, mine, 0, &m, &err), 0);
     assert_string_equal(json_string_value(json_object_get(m, "content")), "edited");
     json_decref(m);
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, theirs, &m, &err), 0);
+    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, theirs, 0, &m, &err), 0);
     assert_string_equal(json_string_value(json_object_get(m, "content")), "bot edited");
     json_decref(m);
 
@@ -609,7 +610,7 @@ static void test_edit_rules(void **state)
     assert_int_equal(delete_msg(fx, again, bot, &err), 0);
     assert_int_equal(delete_msg(fx, mine, stranger, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, mine, &m, &err), 0);
+    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, mine, 0, &m, &err), 0);
     json_decref(m);
 }
 
@@ -642,19 +643,19 @@ static void test_non_text_channels(void **state)
     assert_int_equal(err.reason, HS_R_NON_TEXT_CHANNEL);
     /* Nothing was stored in them. */
     struct hs_history_query q = {.limit = 50};
-    json_t *page = hs_msg_history(rdb(fx), voice, &q);
+    json_t *page = hs_msg_history(rdb(fx), voice, &q, 0);
     assert_int_equal(json_array_size(page), 0);
     json_decref(page);
     /* A second text channel takes messages, kept apart from the first's. */
     uint64_t id = must_post(fx, text, fx->owner, "hello");
-    page = hs_msg_history(rdb(fx), text, &q);
+    page = hs_msg_history(rdb(fx), text, &q, 0);
     assert_int_equal(json_array_size(page), 1);
     json_decref(page);
-    page = hs_msg_history(rdb(fx), fx->chan, &q);
+    page = hs_msg_history(rdb(fx), fx->chan, &q, 0);
     assert_int_equal(json_array_size(page), 0);
     json_decref(page);
     json_t *m = NULL;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, id, &m, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, id, 0, &m, &err), HS_ENOTFOUND);
 }
 
 int main(void)
