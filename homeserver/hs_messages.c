@@ -413,10 +413,6 @@ int hs_msg_create_fn(hs_txn *txn, void *arg, hs_error *err)
     if (ch.type == HS_CHANNEL_VOICE || ch.type == HS_CHANNEL_CATEGORY)
         return hs_error_reason(err, HS_EINVAL, HS_R_NON_TEXT_CHANNEL,
                                "Cannot send messages in a non-text channel");
-    /* Slowmode and thread rules (hs_channels.c, spec/rest-channels.md §5). */
-    rc = hs_channel_check_post(txn, &ch, perms, op->author_id, err);
-    if (rc < 0)
-        return rc;
     rc = check_body(op->content, op->nattachments, op->max_chars, err);
     if (rc < 0)
         return rc;
@@ -438,6 +434,13 @@ int hs_msg_create_fn(hs_txn *txn, void *arg, hs_error *err)
             op->deduplicated = 1;
             return 0;
         }
+    }
+    /* Slowmode and thread rules (hs_channels.c, spec/rest-channels.md §5); after the nonce,
+     * so that a retried send gets its first answer rather than a slowmode refusal. */
+    rc = hs_channel_check_post(txn, &ch, perms, op->author_id, err);
+    if (rc < 0) {
+        free(nonce);
+        return rc;
     }
 
     int type = HS_MSG_DEFAULT;
