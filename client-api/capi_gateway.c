@@ -19,6 +19,7 @@
 #include "hs_accounts.h"
 #include "hs_buf.h"
 #include "hs_channels.h"
+#include "hs_dms.h"
 #include "hs_guilds.h"
 #include "hs_log.h"
 #include "hs_perm.h"
@@ -682,6 +683,9 @@ static void op_identify(struct gw_conn *c, json_t *d)
                   "relationships", "presences", "user_settings", "guild_join_requests",
                   "geo_ordered_rtc_regions", "_trace", "hearth-gateway");
     HS_ASSERT(ready);
+    /* A user's open DMs and group DMs; bots get theirs as CHANNEL_CREATE when used. */
+    if (!user.bot)
+        json_object_set_new(ready, "private_channels", hs_dm_list(gw->db, user.id));
     if (app_id)
         json_object_set_new(ready, "application",
                             json_pack("{s:o, s:I}", "id", hs_json_id(app_id), "flags",

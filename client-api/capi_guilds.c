@@ -3,6 +3,7 @@
  */
 #include "capi_internal.h"
 #include "hs_channels.h"
+#include "hs_dms.h"
 #include "hs_guilds.h"
 #include "hs_perm.h"
 #include "hs_util.h"
@@ -160,6 +161,8 @@ void capi_channel_get(capi_req *req)
     int rc = hs_channel_access(db, req->params[0], req->user.id, &ch, &perms, &err);
     if (rc < 0)
         capi_respond_error(req, rc, &err);
+    else if (!ch.guild_id) /* a DM lists the other recipients, as Discord does */
+        capi_respond(req, 200, hs_dm_channel_json(db, req->params[0], req->user.id));
     else
         capi_respond(req, 200, hs_channel_json(db, req->params[0]));
 }

@@ -393,8 +393,11 @@ def test_group_dm_add_recipient(server, alice, bob, dave, carol, general, guild_
     newcomer = member(server, alice, general, "newcomer")
     # Any recipient may add someone they may DM.
     ok(bob.put(f"/channels/{g['id']}/recipients/{newcomer.user_id}"), 204)
+    # The newcomer can read the group; as on Discord, a DM's recipients leave out the viewer.
     seen = ok(newcomer.get(f"/channels/{g['id']}"))
-    assert newcomer.user_id in recipient_ids(seen)
+    assert newcomer.user_id not in recipient_ids(seen)
+    assert {alice.user_id, bob.user_id} <= set(recipient_ids(seen))
+    assert newcomer.user_id in recipient_ids(ok(alice.get(f"/channels/{g['id']}")))
     assert g["id"] in my_channel_ids(newcomer)
     newcomer.send(g["id"], "thanks for having me")
     # Again: no change.
@@ -510,4 +513,19 @@ def test_gateway_group_recipient_events(server, alice, general):
         finally:
             for s in (gx, gy, gz):
                 await s.close()
+    run(body())
+
+
+def test_ready_lists_private_channels(server, alice, bob, dm):
+    """A user's READY carries its open DMs, with the other recipients."""
+    from gateway_client import GatewayClient, run
+
+    async def body():
+        async with GatewayClient(server) as gw:
+            await gw.hello()
+            ready = await gw.identify(bob.token)
+            chans = {c["id"]: c for c in ready["private_channels"]}
+            assert dm["id"] in chans, ready["private_channels"]
+            assert [u["id"] for u in chans[dm["id"]]["recipients"]] == [alice.user_id]
+
     run(body())
