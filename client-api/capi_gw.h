@@ -1,0 +1,167 @@
+/*
+ * capi_gw.h: the gateway's internals, shared by its files (not a public header).
+ *
+ *   capi_gateway.c    the thread, its inbox and epoll loop, connections and wslay glue
+ *   capi_gw_session.c sessions, their guilds, the replay ring, presence, GUILD_CREATE
+ *   capi_gw_ops.c     what clients send: IDENTIFY, RESUME, heartbeats, op 3, op 8
+ *   capi_gw_events.c  committed events: who hears each one (spec/client-api.md §6.4)
+ *
+ * Everything here belongs to the gateway thread, except the inbox (post) and the bus
+ * callback, which other threads call.
+ */
+#ifndef CAPI_GW_H
+#define CAPI_GW_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <wslay/wslay.h>
+#include <zlib.h>
+
+#include "capi_gateway.h"
+
+#define GW_MAX_PAYLOAD 4096      /* Discord's limit on a client payload */
+#define GW_WSLAY_MAX (64 * 1024) /* larger messages are refused by wslay itself (1009) */
+#define GW_RATE_EVENTS 120       /* client payloads per window */
+#define GW_RATE_WINDOW_MS 60000
+#define GW_CLOSE_GRACE_MS 5000      /* a closing connection is dropped after this */
+#define GW_GUILD_CREATE_MEMBERS 100 /* members sent inline in GUILD_CREATE */
+
+/* Intents (spec/client-api.md §6.3). */
+#define I_GUILDS (1u << 0)
+#define I_GUILD_MEMBERS (1u << 1)
+#define I_GUILD_PRESENCES (1u << 8)
+#define I_GUILD_MESSAGES (1u << 9)
+#define I_GUILD_MESSAGE_TYPING (1u << 11)
+#define I_MESSAGE_CONTENT (1u << 15)
+#define I_KNOWN ((uint64_t)0x1FFFF | (1u << 20) | (1u << 21) | (1u << 24) | (1u << 25))
+#define I_PRIVILEGED (I_GUILD_MEMBERS | I_GUILD_PRESENCES | I_MESSAGE_CONTENT)
+#define I_GUILD_MODERATION (1u << 2)
+#define I_GUILD_INVITES (1u << 6)
+#define I_GUILD_MESSAGE_REACTIONS (1u << 10)
+#define I_DIRECT_MESSAGES (1u << 12)
+#define I_DIRECT_MESSAGE_REACTIONS (1u << 13)
+#define I_DIRECT_MESSAGE_TYPING (1u << 14)
+#define I_AUTOMOD_CONFIGURATION (1u << 20)
+#define I_AUTOMOD_EXECUTION (1u << 21)
+#define I_ALWAYS ((uint64_t)-1)
+
+enum { MSG_CONN, MSG_EVENT, MSG_RECONNECT_ALL };
+
+struct gw_msg {
+    int kind;
+    int fd;
+    char *extra;
+    size_t extra_len;
+    struct capi_gw_params params;
+    hs_event *ev;
+    struct gw_msg *next;
+};
+
+struct gw_frame {
+    uint64_t seq;
+    size_t len;
+    char data[];
+};
+
+struct gw_conn;
+
+struct gw_session {
+    char id[33];
+    uint64_t user_id;
+    int bot;
+    uint64_t app_id;
+    uint64_t intents;
+    int shard_id, shard_count;
+    uint64_t seq;
+    uint64_t acked;         /* the last seq the client acknowledged in a heartbeat */
+    struct gw_frame **ring; /* the last dispatches not yet acknowledged, for RESUME */
+    size_t ring_cap, ring_start, ring_len, ring_bytes;
+    uint64_t *guilds; /* sorted */
+    size_t nguilds, capguilds;
+    struct gw_conn *conn;
+    uint64_t detached_ms;
+    char status[12];      /* online, idle, dnd, invisible */
+    json_t *activities;   /* as the client last set them */
+    uint64_t presence_at; /* ordering of presence updates across a user's sessions */
+    struct gw_session *prev, *next;
+};
+
+struct gw_conn {
+    capi_gateway *gw;
+    int fd;
+    wslay_event_context_ptr ws;
+    struct gw_session *sess;
+    struct capi_gw_params params;
+    char *extra;
+    size_t extra_len, extra_off;
+    uint64_t opened_ms, last_beat_ms;
+    uint64_t rl_start_ms;
+    int rl_count;
+    int closing;
+    uint64_t closing_ms;
+    int dead;        /* drop at the end of this batch */
+    int dirty;       /* has queued output to flush */
+    int end_session; /* the session ends with this connection (client closed 1000/1001) */
+    uint32_t ep_events;
+    z_stream *z;
+    /* Input accounting that lets an idle connection give its wslay context back: bytes
+     * handed to wslay, and bytes of the frames it has started (header + payload). */
+    uint64_t in_read, in_framed;
+    int in_fragmented; /* a data message whose last frame has not arrived */
+    struct gw_conn *prev, *next;
+    struct gw_conn *next_dirty;
+};
+
+struct capi_gateway {
+    hs_core *core;
+    const hs_config *cfg;
+    pthread_t thread;
+    int epfd, evfd;
+    pthread_mutex_t lock;
+    struct gw_msg *head, *tail;
+    int stopping;
+    struct gw_conn *conns;
+    struct gw_conn *dirty;
+    struct gw_session *sessions;
+    size_t nsessions, nconns;
+    hs_db *db;
+    int bus_sub;
+    uint64_t last_sweep_ms;
+    uint64_t presence_clock;
+};
+
+struct route;
+
+/* capi_gateway.c */
+uint64_t gw_now_ms(void);
+void gw_conn_mark_dirty(struct gw_conn *c);
+void gw_conn_close(struct gw_conn *c, uint16_t code, const char *reason);
+void gw_conn_send(struct gw_conn *c, const char *text, size_t len);
+void gw_conn_send_json(struct gw_conn *c, json_t *payload /* takes */);
+
+/* capi_gw_session.c */
+int gw_session_has_guild(const struct gw_session *s, uint64_t gid);
+int gw_shard_owns(const struct gw_session *s, uint64_t gid);
+void gw_session_add_guild(struct gw_session *s, uint64_t gid);
+void gw_session_drop_guild(struct gw_session *s, uint64_t gid);
+void gw_session_free(capi_gateway *gw, struct gw_session *s);
+void gw_session_acked(struct gw_session *s, uint64_t seq);
+struct gw_session *gw_session_find(capi_gateway *gw, const char *id);
+void gw_dispatch(capi_gateway *gw, struct gw_session *s, const char *t, const char *d, size_t dlen);
+void gw_dispatch_json(capi_gateway *gw, struct gw_session *s, const char *t, json_t *d);
+struct gw_session *gw_presence_source(capi_gateway *gw, uint64_t uid);
+json_t *gw_presence_json(capi_gateway *gw, uint64_t uid, uint64_t gid);
+void gw_broadcast_presence(capi_gateway *gw, uint64_t uid);
+int gw_set_presence(capi_gateway *gw, struct gw_session *s, json_t *d);
+void gw_send_guild_create(capi_gateway *gw, struct gw_session *s, uint64_t gid);
+void gw_send_guild_delete(capi_gateway *gw, struct gw_session *s, uint64_t gid);
+
+/* capi_gw_ops.c */
+void gw_handle_payload(struct gw_conn *c, const uint8_t *msg, size_t len);
+
+/* capi_gw_events.c */
+const struct route *gw_route_of(const char *type);
+void gw_on_event(capi_gateway *gw, hs_event *ev);
+
+#endif

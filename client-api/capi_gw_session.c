@@ -1,0 +1,321 @@
+/*
+ * Gateway sessions: the guilds each one hears, its replay ring for RESUME, presence, and
+ * the GUILD_CREATE payload (spec/client-api.md §6.2, §6.5). The gateway thread only.
+ */
+#include "capi_gw.h"
+#include "hs_accounts.h"
+#include "hs_buf.h"
+#include "hs_channels.h"
+#include "hs_dms.h"
+#include "hs_guilds.h"
+#include "hs_log.h"
+#include "hs_perm.h"
+#include "hs_threads.h"
+#include "hs_time.h"
+#include "hs_util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ sessions */
+
+int gw_session_has_guild(const struct gw_session *s, uint64_t gid)
+{
+    size_t lo = 0, hi = s->nguilds;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->guilds[mid] == gid)
+            return 1;
+        if (s->guilds[mid] < gid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+int gw_shard_owns(const struct gw_session *s, uint64_t gid)
+{
+    return s->shard_count <= 1 || (int)((gid >> 22) % (uint64_t)s->shard_count) == s->shard_id;
+}
+
+void gw_session_add_guild(struct gw_session *s, uint64_t gid)
+{
+    if (gw_session_has_guild(s, gid))
+        return;
+    if (s->nguilds == s->capguilds) {
+        s->capguilds = s->capguilds ? s->capguilds * 2 : 8;
+        s->guilds = hs_xrealloc(s->guilds, s->capguilds * sizeof(*s->guilds));
+    }
+    size_t i = s->nguilds;
+    while (i > 0 && s->guilds[i - 1] > gid) {
+        s->guilds[i] = s->guilds[i - 1];
+        i--;
+    }
+    s->guilds[i] = gid;
+    s->nguilds++;
+}
+
+void gw_session_free(capi_gateway *gw, struct gw_session *s)
+{
+    if (s->conn)
+        s->conn->sess = NULL;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        gw->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    for (size_t i = 0; i < s->ring_len; i++)
+        free(s->ring[(s->ring_start + i) % s->ring_cap]);
+    free(s->ring);
+    free(s->guilds);
+    json_decref(s->activities);
+    free(s);
+    gw->nsessions--;
+}
+
+/* The client says (in its heartbeat) it has every dispatch up to seq: those leave the
+ * replay ring, since a RESUME will never ask for them. An idle session thus keeps no frames
+ * once it has heartbeated. */
+void gw_session_acked(struct gw_session *s, uint64_t seq)
+{
+    if (seq > s->seq)
+        return;
+    while (s->ring_len > 0 && s->ring[s->ring_start]->seq <= seq) {
+        struct gw_frame *f = s->ring[s->ring_start];
+        s->ring_bytes -= f->len;
+        free(f);
+        s->ring_start = (s->ring_start + 1) % s->ring_cap;
+        s->ring_len--;
+    }
+    if (s->ring_len == 0) {
+        free(s->ring);
+        s->ring = NULL;
+        s->ring_cap = s->ring_start = 0;
+    }
+    s->acked = seq;
+}
+
+struct gw_session *gw_session_find(capi_gateway *gw, const char *id)
+{
+    for (struct gw_session *s = gw->sessions; s; s = s->next)
+        if (strcmp(s->id, id) == 0)
+            return s;
+    return NULL;
+}
+
+void gw_dispatch(capi_gateway *gw, struct gw_session *s, const char *t, const char *d, size_t dlen)
+{
+    hs_buf b = HS_BUF_INIT;
+    uint64_t seq = ++s->seq;
+    hs_buf_addf(&b, "{\"t\":\"%s\",\"s\":%" PRIu64 ",\"op\":0,\"d\":", t, seq);
+    hs_buf_add(&b, d, dlen);
+    hs_buf_add(&b, "}", 1);
+
+    struct gw_frame *f = hs_xmalloc(sizeof(*f) + b.len + 1);
+    f->seq = seq;
+    f->len = b.len;
+    memcpy(f->data, b.data, b.len + 1);
+    hs_buf_release(&b);
+
+    size_t max_events = (size_t)gw->cfg->gateway_replay_events;
+    size_t max_bytes = (size_t)gw->cfg->gateway_max_queued_bytes;
+    if (!s->ring) {
+        s->ring_cap = max_events < 64 ? max_events : 64;
+        s->ring = hs_xcalloc(s->ring_cap, sizeof(*s->ring));
+    }
+    while (s->ring_len > 0 && (s->ring_len >= max_events || s->ring_bytes + f->len > max_bytes)) {
+        struct gw_frame *old = s->ring[s->ring_start];
+        s->ring_bytes -= old->len;
+        free(old);
+        s->ring_start = (s->ring_start + 1) % s->ring_cap;
+        s->ring_len--;
+    }
+    if (s->ring_len == s->ring_cap) {
+        size_t ncap = s->ring_cap * 2 > max_events ? max_events : s->ring_cap * 2;
+        struct gw_frame **nr = hs_xcalloc(ncap, sizeof(*nr));
+        for (size_t i = 0; i < s->ring_len; i++)
+            nr[i] = s->ring[(s->ring_start + i) % s->ring_cap];
+        free(s->ring);
+        s->ring = nr;
+        s->ring_cap = ncap;
+        s->ring_start = 0;
+    }
+    s->ring[(s->ring_start + s->ring_len) % s->ring_cap] = f;
+    s->ring_len++;
+    s->ring_bytes += f->len;
+
+    if (s->conn)
+        gw_conn_send(s->conn, f->data, f->len);
+}
+
+void gw_dispatch_json(capi_gateway *gw, struct gw_session *s, const char *t, json_t *d)
+{
+    char *text = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(d);
+    gw_dispatch(gw, s, t, text, strlen(text));
+    free(text);
+}
+
+/* ------------------------------------------------------------------ presence */
+
+/* The connected session whose presence a user shows: the one updated last. */
+struct gw_session *gw_presence_source(capi_gateway *gw, uint64_t uid)
+{
+    struct gw_session *best = NULL;
+    for (struct gw_session *s = gw->sessions; s; s = s->next)
+        if (s->user_id == uid && s->conn && (!best || s->presence_at > best->presence_at))
+            best = s;
+    return best;
+}
+
+json_t *gw_presence_json(capi_gateway *gw, uint64_t uid, uint64_t gid)
+{
+    struct gw_session *src = gw_presence_source(gw, uid);
+    int visible = src && strcmp(src->status, "invisible") != 0;
+    const char *status = visible ? src->status : "offline";
+    json_t *acts = visible && src->activities ? json_incref(src->activities) : json_array();
+    json_t *p =
+        json_pack("{s:{s:o}, s:o, s:s, s:o, s:{}}", "user", "id", hs_json_id(uid), "guild_id",
+                  hs_json_id(gid), "status", status, "activities", acts, "client_status");
+    if (visible)
+        json_object_set_new(json_object_get(p, "client_status"), "web", json_string(status));
+    return p;
+}
+
+/* Whether a session receives other users' presence. */
+static int wants_presence(const struct gw_session *s)
+{
+    return !s->bot || (s->intents & I_GUILD_PRESENCES);
+}
+
+/* Sends uid's current presence to every session sharing a guild with it (lazy delivery:
+ * only guilds both are in, spec/client-api.md §6.5). */
+void gw_broadcast_presence(capi_gateway *gw, uint64_t uid)
+{
+    size_t n = 0;
+    uint64_t *ids = hs_guild_ids_for_user(gw->db, uid, &n);
+    for (size_t i = 0; i < n; i++) {
+        char *text = NULL;
+        for (struct gw_session *s = gw->sessions; s; s = s->next) {
+            if (s->user_id == uid || !gw_session_has_guild(s, ids[i]) || !wants_presence(s))
+                continue;
+            if (!text) {
+                json_t *p = gw_presence_json(gw, uid, ids[i]);
+                text = json_dumps(p, JSON_COMPACT);
+                json_decref(p);
+            }
+            gw_dispatch(gw, s, "PRESENCE_UPDATE", text, strlen(text));
+        }
+        free(text);
+    }
+    free(ids);
+}
+
+/* Reads {status, activities} of IDENTIFY's presence or op 3 into s. Returns -1 when it is
+ * not a presence. */
+int gw_set_presence(capi_gateway *gw, struct gw_session *s, json_t *d)
+{
+    static const char *const statuses[] = {"online", "idle", "dnd", "invisible", "offline"};
+    const char *status = json_string_value(json_object_get(d, "status"));
+    json_t *acts = json_object_get(d, "activities");
+    size_t i;
+    if (!status)
+        return -1;
+    for (i = 0; i < HS_ARRAY_LEN(statuses); i++)
+        if (strcmp(status, statuses[i]) == 0)
+            break;
+    if (i == HS_ARRAY_LEN(statuses) || (acts && !json_is_null(acts) && !json_is_array(acts)) ||
+        json_array_size(acts) > 10)
+        return -1;
+    /* "offline" from a client means invisible: it is still connected. */
+    snprintf(s->status, sizeof(s->status), "%s", i == 4 ? "invisible" : statuses[i]);
+    json_decref(s->activities);
+    s->activities = json_is_array(acts) ? json_deep_copy(acts) : json_array();
+    s->presence_at = ++gw->presence_clock;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ payloads */
+
+static json_t *guild_create_payload(capi_gateway *gw, uint64_t gid, uint64_t uid)
+{
+    hs_db *db = gw->db;
+    json_t *g = hs_guild_json(db, gid, 0);
+    if (!g)
+        return NULL;
+    json_t *members = hs_member_list(db, gid, 0, GW_GUILD_CREATE_MEMBERS);
+    int64_t count = hs_member_count(db, gid);
+    json_t *self = hs_member_json(db, gid, uid);
+    if (self) {
+        /* The caller is always among the (at most GW_GUILD_CREATE_MEMBERS) members. */
+        json_object_set(g, "joined_at", json_object_get(self, "joined_at"));
+        const char *me = json_string_value(json_object_get(json_object_get(self, "user"), "id"));
+        int present = 0;
+        size_t i;
+        json_t *m;
+        json_array_foreach(members, i, m)
+        {
+            const char *id = json_string_value(json_object_get(json_object_get(m, "user"), "id"));
+            present |= id && me && strcmp(id, me) == 0;
+        }
+        if (!present) {
+            if (json_array_size(members) >= GW_GUILD_CREATE_MEMBERS)
+                json_array_remove(members, json_array_size(members) - 1);
+            json_array_append(members, self);
+        }
+        json_decref(self);
+    }
+    json_object_set_new(g, "channels", hs_channel_list(db, gid, uid));
+    json_object_set_new(g, "members", members);
+    json_object_set_new(g, "member_count", json_integer(count));
+    json_object_set_new(g, "large", json_boolean(count > 250));
+    json_object_set_new(g, "unavailable", json_false());
+    json_t *presences = json_array();
+    for (struct gw_session *o = gw->sessions; o; o = o->next) {
+        if (!o->conn || !gw_session_has_guild(o, gid) || strcmp(o->status, "invisible") == 0 ||
+            gw_presence_source(gw, o->user_id) != o)
+            continue;
+        json_array_append_new(presences, gw_presence_json(gw, o->user_id, gid));
+    }
+    json_object_set_new(g, "presences", presences);
+    const char *empty[] = {"threads",           "voice_states",
+                           "stage_instances",   "guild_scheduled_events",
+                           "soundboard_sounds", "embedded_activities"};
+    for (size_t i = 0; i < HS_ARRAY_LEN(empty); i++)
+        json_object_set_new(g, empty[i], json_array());
+    json_object_set_new(g, "threads", hs_thread_active(db, gid, uid, NULL));
+    return g;
+}
+
+void gw_send_guild_create(capi_gateway *gw, struct gw_session *s, uint64_t gid)
+{
+    json_t *g = guild_create_payload(gw, gid, s->user_id);
+    if (g)
+        gw_dispatch_json(gw, s, "GUILD_CREATE", g);
+}
+
+void gw_session_drop_guild(struct gw_session *s, uint64_t gid)
+{
+    for (size_t i = 0; i < s->nguilds; i++) {
+        if (s->guilds[i] == gid) {
+            memmove(&s->guilds[i], &s->guilds[i + 1], (s->nguilds - i - 1) * sizeof(*s->guilds));
+            s->nguilds--;
+            return;
+        }
+    }
+}
+
+void gw_send_guild_delete(capi_gateway *gw, struct gw_session *s, uint64_t gid)
+{
+    gw_session_drop_guild(s, gid);
+    gw_dispatch_json(gw, s, "GUILD_DELETE", json_pack("{s:o}", "id", hs_json_id(gid)));
+}
+
+/* GUILD_MEMBER_REMOVE (leave, kick, ban): the member's sessions lose the guild
+ * (GUILD_DELETE without `unavailable`); the others in the guild get the event. */
