@@ -515,6 +515,7 @@ static void *gateway_main(void *arg)
         conn_drop(gw->conns);
     while (gw->sessions)
         gw_session_free(gw, gw->sessions);
+    gw_guilds_free(gw);
     return NULL;
 }
 

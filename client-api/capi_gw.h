@@ -65,6 +65,35 @@ struct gw_frame {
 };
 
 struct gw_conn;
+struct gw_session;
+
+/*
+ * A guild as the gateway sees it: the sessions that hear it (so an event visits only them)
+ * and an epoch that moves whenever something that decides who sees what changes (roles,
+ * members, channels, overwrites, threads), which invalidates every cached permission.
+ */
+struct gw_guild {
+    uint64_t id;
+    struct gw_session **members;
+    size_t n, cap;
+    uint64_t epoch;
+};
+
+/* A session's entry for one guild: the guild and where the session sits in its list. */
+struct gw_guild_ref {
+    uint64_t gid;
+    struct gw_guild *g;
+    size_t pos;
+};
+
+/* A cached permission answer: perms of the session's user in `id` (a channel, or a guild
+ * for guild-level permissions) as of `epoch`, computed at `at_ms`. */
+#define GW_PCACHE 4
+#define GW_PCACHE_TTL_MS 30000 /* timeouts end by themselves; answers are re-asked after this */
+struct gw_pcache {
+    uint64_t id, epoch, at_ms, perms;
+    int guild_level;
+};
 
 struct gw_session {
     char id[33];
@@ -77,8 +106,9 @@ struct gw_session {
     uint64_t acked;         /* the last seq the client acknowledged in a heartbeat */
     struct gw_frame **ring; /* the last dispatches not yet acknowledged, for RESUME */
     size_t ring_cap, ring_start, ring_len, ring_bytes;
-    uint64_t *guilds; /* sorted */
+    struct gw_guild_ref *guilds; /* sorted by gid */
     size_t nguilds, capguilds;
+    struct gw_pcache pcache[GW_PCACHE];
     struct gw_conn *conn;
     uint64_t detached_ms;
     char status[12];      /* online, idle, dnd, invisible */
@@ -129,6 +159,9 @@ struct capi_gateway {
     int bus_sub;
     uint64_t last_sweep_ms;
     uint64_t presence_clock;
+    struct gw_guild **gtable; /* open addressing by guild id */
+    size_t gcap, gcount;
+    uint64_t dm_epoch; /* moves when any DM's recipients change */
 };
 
 struct route;
@@ -143,8 +176,15 @@ void gw_conn_send_json(struct gw_conn *c, json_t *payload /* takes */);
 /* capi_gw_session.c */
 int gw_session_has_guild(const struct gw_session *s, uint64_t gid);
 int gw_shard_owns(const struct gw_session *s, uint64_t gid);
-void gw_session_add_guild(struct gw_session *s, uint64_t gid);
+void gw_session_add_guild(capi_gateway *gw, struct gw_session *s, uint64_t gid);
 void gw_session_drop_guild(struct gw_session *s, uint64_t gid);
+/* The guild's entry, NULL when no session hears it (create: make it). */
+struct gw_guild *gw_guild_find(capi_gateway *gw, uint64_t gid, int create);
+void gw_guilds_free(capi_gateway *gw);
+/* The session's user's permissions in a channel (include deleted) or, with guild_level, in
+ * the guild; 0 when it has none or is not there. Cached per session (struct gw_pcache). */
+uint64_t gw_session_perms(capi_gateway *gw, struct gw_session *s, uint64_t guild_id, uint64_t id,
+                          int guild_level);
 void gw_session_free(capi_gateway *gw, struct gw_session *s);
 void gw_session_acked(struct gw_session *s, uint64_t seq);
 struct gw_session *gw_session_find(capi_gateway *gw, const char *id);

@@ -152,43 +152,68 @@ static uint64_t user_of(json_t *data)
 }
 
 /* Whether session s is in the audience of ev (intents aside). */
+/* Whether session s is in the audience of ev (intents aside). Permission answers come from
+ * the session's cache, which the guild's epoch invalidates (gw_on_event). */
 static int hears(capi_gateway *gw, const struct route *r, hs_event *ev, struct gw_session *s)
 {
-    uint64_t perms = 0;
+    uint64_t perms;
     switch (r->audience) {
     case AUD_CHANNEL:
     case AUD_CHANNEL_PERM:
         if (ev->guild_id && !gw_session_has_guild(s, ev->guild_id))
             return 0;
         /* Deleted channels still count, so that those who saw it hear it is gone. */
-        if (hs_perm_channel(gw->db, ev->channel_id, s->user_id, 1, &perms, NULL) < 0 ||
-            !(perms & HS_PERM_VIEW_CHANNEL))
+        perms = gw_session_perms(gw, s, ev->guild_id, ev->channel_id, 0);
+        if (!(perms & HS_PERM_VIEW_CHANNEL))
             return 0;
         return r->audience == AUD_CHANNEL || (perms & r->perm) == r->perm;
     case AUD_GUILD:
         return gw_session_has_guild(s, ev->guild_id);
     case AUD_GUILD_PERM:
         return gw_session_has_guild(s, ev->guild_id) &&
-               hs_perm_guild(gw->db, ev->guild_id, s->user_id, &perms, NULL) == 0 &&
-               (perms & r->perm) == r->perm;
+               (gw_session_perms(gw, s, ev->guild_id, ev->guild_id, 1) & r->perm) == r->perm;
     case AUD_SELF:
         return s->user_id == ev->actor_id;
     }
     return 0;
 }
 
+static void deliver(capi_gateway *gw, const struct route *r, hs_event *ev, struct gw_session *s,
+                    uint64_t intent, struct ev_text *t)
+{
+    if ((intent != I_ALWAYS && !(s->intents & intent)) || !hears(gw, r, ev, s))
+        return;
+    const char *text = text_for(t, ev, s, r);
+    gw_dispatch(gw, s, ev->type, text, strlen(text));
+}
+
+/* A guild's event visits only the sessions in that guild; DM and self events visit all. */
 static void fan_out(capi_gateway *gw, const struct route *r, hs_event *ev)
 {
     struct ev_text t = {NULL, NULL};
     uint64_t intent = !ev->guild_id && r->dm_intent ? r->dm_intent : r->intent;
-    for (struct gw_session *s = gw->sessions; s; s = s->next) {
-        if ((intent != I_ALWAYS && !(s->intents & intent)) || !hears(gw, r, ev, s))
-            continue;
-        const char *text = text_for(&t, ev, s, r);
-        gw_dispatch(gw, s, ev->type, text, strlen(text));
+    if (ev->guild_id) {
+        struct gw_guild *g = gw_guild_find(gw, ev->guild_id, 0);
+        for (size_t i = 0; g && i < g->n; i++)
+            deliver(gw, r, ev, g->members[i], intent, &t);
+    } else {
+        for (struct gw_session *s = gw->sessions; s; s = s->next)
+            deliver(gw, r, ev, s, intent, &t);
     }
     free(t.full);
     free(t.blank);
+}
+
+/* A copy of a guild's session list, for loops that change it. Free with free(). */
+static struct gw_session **guild_snapshot(capi_gateway *gw, uint64_t gid, size_t *n)
+{
+    struct gw_guild *g = gw_guild_find(gw, gid, 0);
+    *n = g ? g->n : 0;
+    if (!*n)
+        return NULL;
+    struct gw_session **copy = hs_xmalloc(*n * sizeof(*copy));
+    memcpy(copy, g->members, *n * sizeof(*copy));
+    return copy;
 }
 
 /* GUILD_MEMBER_ADD: the new member's own sessions get the guild (GUILD_CREATE); the others
@@ -197,27 +222,34 @@ static void member_added(capi_gateway *gw, const struct route *r, hs_event *ev)
 {
     uint64_t uid = user_of(ev->data);
     struct ev_text t = {NULL, NULL};
-    for (struct gw_session *s = gw->sessions; s; s = s->next) {
-        if (s->user_id == uid) {
-            if (!gw_session_has_guild(s, ev->guild_id) && gw_shard_owns(s, ev->guild_id)) {
-                gw_session_add_guild(s, ev->guild_id);
-                gw_send_guild_create(gw, s, ev->guild_id);
-            }
-        } else if (gw_session_has_guild(s, ev->guild_id) && (s->intents & r->intent)) {
+    struct gw_guild *g = gw_guild_find(gw, ev->guild_id, 0);
+    for (size_t i = 0; g && i < g->n; i++) {
+        struct gw_session *s = g->members[i];
+        if (s->user_id != uid && (s->intents & r->intent)) {
             const char *text = text_for(&t, ev, s, r);
             gw_dispatch(gw, s, ev->type, text, strlen(text));
         }
     }
     free(t.full);
+    for (struct gw_session *s = gw->sessions; s; s = s->next) {
+        if (s->user_id == uid && !gw_session_has_guild(s, ev->guild_id) &&
+            gw_shard_owns(s, ev->guild_id)) {
+            gw_session_add_guild(gw, s, ev->guild_id);
+            gw_send_guild_create(gw, s, ev->guild_id);
+        }
+    }
 }
 
+/* GUILD_MEMBER_REMOVE (leave, kick, ban): the member's sessions lose the guild
+ * (GUILD_DELETE without `unavailable`); the others in the guild get the event. */
 static void member_removed(capi_gateway *gw, const struct route *r, hs_event *ev)
 {
     uint64_t uid = user_of(ev->data);
     struct ev_text t = {NULL, NULL};
-    for (struct gw_session *s = gw->sessions; s; s = s->next) {
-        if (!gw_session_has_guild(s, ev->guild_id))
-            continue;
+    size_t n;
+    struct gw_session **list = guild_snapshot(gw, ev->guild_id, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct gw_session *s = list[i];
         if (s->user_id == uid) {
             gw_send_guild_delete(gw, s, ev->guild_id);
         } else if (s->intents & r->intent) {
@@ -225,6 +257,7 @@ static void member_removed(capi_gateway *gw, const struct route *r, hs_event *ev
             gw_dispatch(gw, s, ev->type, text, strlen(text));
         }
     }
+    free(list);
     free(t.full);
 }
 
@@ -233,9 +266,10 @@ static void member_updated(capi_gateway *gw, const struct route *r, hs_event *ev
 {
     uint64_t uid = user_of(ev->data);
     struct ev_text t = {NULL, NULL};
-    for (struct gw_session *s = gw->sessions; s; s = s->next) {
-        if (!gw_session_has_guild(s, ev->guild_id) ||
-            (s->user_id != uid && !(s->intents & r->intent)))
+    struct gw_guild *g = gw_guild_find(gw, ev->guild_id, 0);
+    for (size_t i = 0; g && i < g->n; i++) {
+        struct gw_session *s = g->members[i];
+        if (s->user_id != uid && !(s->intents & r->intent))
             continue;
         const char *text = text_for(&t, ev, s, r);
         gw_dispatch(gw, s, ev->type, text, strlen(text));
@@ -245,9 +279,23 @@ static void member_updated(capi_gateway *gw, const struct route *r, hs_event *ev
 
 static void guild_deleted(capi_gateway *gw, hs_event *ev)
 {
-    for (struct gw_session *s = gw->sessions; s; s = s->next)
-        if (gw_session_has_guild(s, ev->guild_id))
-            gw_send_guild_delete(gw, s, ev->guild_id);
+    size_t n;
+    struct gw_session **list = guild_snapshot(gw, ev->guild_id, &n);
+    for (size_t i = 0; i < n; i++)
+        gw_send_guild_delete(gw, list[i], ev->guild_id);
+    free(list);
+}
+
+/* Events after which cached permission answers may be wrong: who holds which role, the
+ * roles, the channels and their overwrites, thread membership, the owner. */
+static int changes_visibility(const char *t)
+{
+    static const char *const prefixes[] = {"GUILD_ROLE_", "GUILD_MEMBER_", "CHANNEL_",
+                                           "THREAD_",     "GUILD_UPDATE",  "GUILD_BAN_ADD"};
+    for (size_t i = 0; i < HS_ARRAY_LEN(prefixes); i++)
+        if (strncmp(t, prefixes[i], strlen(prefixes[i])) == 0)
+            return strcmp(t, "CHANNEL_PINS_UPDATE") != 0;
+    return 0;
 }
 
 void gw_on_event(capi_gateway *gw, hs_event *ev)
@@ -255,6 +303,14 @@ void gw_on_event(capi_gateway *gw, hs_event *ev)
     const struct route *r = gw_route_of(ev->type);
     if (!r)
         return;
+    if (changes_visibility(ev->type)) {
+        /* Before routing: this very event is decided on the new state. */
+        struct gw_guild *g = ev->guild_id ? gw_guild_find(gw, ev->guild_id, 0) : NULL;
+        if (g)
+            g->epoch++;
+        else if (!ev->guild_id)
+            gw->dm_epoch++;
+    }
     switch (r->audience) {
     case AUD_MEMBER_ADD:
         member_added(gw, r, ev);

@@ -133,7 +133,7 @@ static void op_identify(struct gw_conn *c, json_t *d)
     for (size_t i = 0; i < n; i++) {
         if (!gw_shard_owns(s, ids[i]))
             continue;
-        gw_session_add_guild(s, ids[i]);
+        gw_session_add_guild(gw, s, ids[i]);
         json_array_append_new(stubs,
                               json_pack("{s:o, s:b}", "id", hs_json_id(ids[i]), "unavailable", 1));
     }
@@ -157,7 +157,7 @@ static void op_identify(struct gw_conn *c, json_t *d)
         json_object_set_new(ready, "shard", json_pack("[i, i]", shard_id, shard_count));
     gw_dispatch_json(gw, s, "READY", ready);
     for (size_t i = 0; i < s->nguilds; i++)
-        gw_send_guild_create(gw, s, s->guilds[i]);
+        gw_send_guild_create(gw, s, s->guilds[i].gid);
     free(ids);
     gw_broadcast_presence(gw, user.id);
     hs_log(HS_LOG_DEBUG, "gateway", "session %s identified (user %" PRIu64 ", %zu guilds)", s->id,

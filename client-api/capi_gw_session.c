@@ -23,19 +23,110 @@
 
 /* ------------------------------------------------------------------ sessions */
 
-int gw_session_has_guild(const struct gw_session *s, uint64_t gid)
+static struct gw_guild_ref *guild_ref(const struct gw_session *s, uint64_t gid)
 {
     size_t lo = 0, hi = s->nguilds;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (s->guilds[mid] == gid)
-            return 1;
-        if (s->guilds[mid] < gid)
+        if (s->guilds[mid].gid == gid)
+            return &s->guilds[mid];
+        if (s->guilds[mid].gid < gid)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return 0;
+    return NULL;
+}
+
+int gw_session_has_guild(const struct gw_session *s, uint64_t gid)
+{
+    return guild_ref(s, gid) != NULL;
+}
+
+static size_t gslot(uint64_t gid, size_t cap)
+{
+    return (size_t)((gid * 0x9E3779B97F4A7C15ULL) >> 20) & (cap - 1);
+}
+
+struct gw_guild *gw_guild_find(capi_gateway *gw, uint64_t gid, int create)
+{
+    if (gw->gcap) {
+        for (size_t i = gslot(gid, gw->gcap);; i = (i + 1) & (gw->gcap - 1)) {
+            if (!gw->gtable[i])
+                break;
+            if (gw->gtable[i]->id == gid)
+                return gw->gtable[i];
+        }
+    }
+    if (!create)
+        return NULL;
+    if ((gw->gcount + 1) * 2 > gw->gcap) {
+        /* Grow at half full; entries are never removed (a guild costs ~64 bytes). */
+        size_t ncap = gw->gcap ? gw->gcap * 2 : 64;
+        struct gw_guild **nt = hs_xcalloc(ncap, sizeof(*nt));
+        for (size_t i = 0; i < gw->gcap; i++) {
+            if (!gw->gtable[i])
+                continue;
+            size_t j = gslot(gw->gtable[i]->id, ncap);
+            while (nt[j])
+                j = (j + 1) & (ncap - 1);
+            nt[j] = gw->gtable[i];
+        }
+        free(gw->gtable);
+        gw->gtable = nt;
+        gw->gcap = ncap;
+    }
+    struct gw_guild *g = hs_xcalloc(1, sizeof(*g));
+    g->id = gid;
+    g->epoch = 1;
+    size_t i = gslot(gid, gw->gcap);
+    while (gw->gtable[i])
+        i = (i + 1) & (gw->gcap - 1);
+    gw->gtable[i] = g;
+    gw->gcount++;
+    return g;
+}
+
+void gw_guilds_free(capi_gateway *gw)
+{
+    for (size_t i = 0; i < gw->gcap; i++) {
+        if (gw->gtable[i]) {
+            free(gw->gtable[i]->members);
+            free(gw->gtable[i]);
+        }
+    }
+    free(gw->gtable);
+    gw->gtable = NULL;
+    gw->gcap = gw->gcount = 0;
+}
+
+/* Removes s from g's list in O(1): the last member takes its place. */
+static void guild_unlist(struct gw_guild *g, size_t pos)
+{
+    struct gw_session *last = g->members[--g->n];
+    if (pos < g->n) {
+        g->members[pos] = last;
+        guild_ref(last, g->id)->pos = pos;
+    }
+}
+
+uint64_t gw_session_perms(capi_gateway *gw, struct gw_session *s, uint64_t guild_id, uint64_t id,
+                          int guild_level)
+{
+    struct gw_guild *g = guild_id ? gw_guild_find(gw, guild_id, 0) : NULL;
+    uint64_t epoch = g ? g->epoch : gw->dm_epoch;
+    uint64_t now = gw_now_ms();
+    struct gw_pcache *e = &s->pcache[((id >> 22) ^ id) % GW_PCACHE];
+    if (e->id == id && e->epoch == epoch && e->guild_level == guild_level &&
+        now - e->at_ms < GW_PCACHE_TTL_MS)
+        return e->perms;
+    uint64_t perms = 0;
+    int rc = guild_level ? hs_perm_guild(gw->db, id, s->user_id, &perms, NULL)
+                         : hs_perm_channel(gw->db, id, s->user_id, 1, &perms, NULL);
+    if (rc < 0)
+        perms = 0;
+    *e = (struct gw_pcache){id, epoch, now, perms, guild_level};
+    return perms;
 }
 
 int gw_shard_owns(const struct gw_session *s, uint64_t gid)
@@ -43,20 +134,26 @@ int gw_shard_owns(const struct gw_session *s, uint64_t gid)
     return s->shard_count <= 1 || (int)((gid >> 22) % (uint64_t)s->shard_count) == s->shard_id;
 }
 
-void gw_session_add_guild(struct gw_session *s, uint64_t gid)
+void gw_session_add_guild(capi_gateway *gw, struct gw_session *s, uint64_t gid)
 {
     if (gw_session_has_guild(s, gid))
         return;
+    struct gw_guild *g = gw_guild_find(gw, gid, 1);
     if (s->nguilds == s->capguilds) {
-        s->capguilds = s->capguilds ? s->capguilds * 2 : 8;
+        s->capguilds = s->capguilds ? s->capguilds * 2 : 4;
         s->guilds = hs_xrealloc(s->guilds, s->capguilds * sizeof(*s->guilds));
     }
     size_t i = s->nguilds;
-    while (i > 0 && s->guilds[i - 1] > gid) {
+    while (i > 0 && s->guilds[i - 1].gid > gid) {
         s->guilds[i] = s->guilds[i - 1];
         i--;
     }
-    s->guilds[i] = gid;
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 8;
+        g->members = hs_xrealloc(g->members, g->cap * sizeof(*g->members));
+    }
+    s->guilds[i] = (struct gw_guild_ref){gid, g, g->n};
+    g->members[g->n++] = s;
     s->nguilds++;
 }
 
@@ -73,6 +170,8 @@ void gw_session_free(capi_gateway *gw, struct gw_session *s)
     for (size_t i = 0; i < s->ring_len; i++)
         free(s->ring[(s->ring_start + i) % s->ring_cap]);
     free(s->ring);
+    for (size_t i = 0; i < s->nguilds; i++)
+        guild_unlist(s->guilds[i].g, s->guilds[i].pos);
     free(s->guilds);
     json_decref(s->activities);
     free(s);
@@ -201,9 +300,11 @@ void gw_broadcast_presence(capi_gateway *gw, uint64_t uid)
     size_t n = 0;
     uint64_t *ids = hs_guild_ids_for_user(gw->db, uid, &n);
     for (size_t i = 0; i < n; i++) {
+        struct gw_guild *g = gw_guild_find(gw, ids[i], 0);
         char *text = NULL;
-        for (struct gw_session *s = gw->sessions; s; s = s->next) {
-            if (s->user_id == uid || !gw_session_has_guild(s, ids[i]) || !wants_presence(s))
+        for (size_t j = 0; g && j < g->n; j++) {
+            struct gw_session *s = g->members[j];
+            if (s->user_id == uid || !wants_presence(s))
                 continue;
             if (!text) {
                 json_t *p = gw_presence_json(gw, uid, ids[i]);
@@ -277,8 +378,10 @@ static json_t *guild_create_payload(capi_gateway *gw, uint64_t gid, uint64_t uid
     json_object_set_new(g, "large", json_boolean(count > 250));
     json_object_set_new(g, "unavailable", json_false());
     json_t *presences = json_array();
-    for (struct gw_session *o = gw->sessions; o; o = o->next) {
-        if (!o->conn || !gw_session_has_guild(o, gid) || strcmp(o->status, "invisible") == 0 ||
+    struct gw_guild *gg = gw_guild_find(gw, gid, 0);
+    for (size_t i = 0; gg && i < gg->n; i++) {
+        struct gw_session *o = gg->members[i];
+        if (!o->conn || strcmp(o->status, "invisible") == 0 ||
             gw_presence_source(gw, o->user_id) != o)
             continue;
         json_array_append_new(presences, gw_presence_json(gw, o->user_id, gid));
@@ -302,13 +405,13 @@ void gw_send_guild_create(capi_gateway *gw, struct gw_session *s, uint64_t gid)
 
 void gw_session_drop_guild(struct gw_session *s, uint64_t gid)
 {
-    for (size_t i = 0; i < s->nguilds; i++) {
-        if (s->guilds[i] == gid) {
-            memmove(&s->guilds[i], &s->guilds[i + 1], (s->nguilds - i - 1) * sizeof(*s->guilds));
-            s->nguilds--;
-            return;
-        }
-    }
+    struct gw_guild_ref *r = guild_ref(s, gid);
+    if (!r)
+        return;
+    guild_unlist(r->g, r->pos);
+    size_t i = (size_t)(r - s->guilds);
+    memmove(&s->guilds[i], &s->guilds[i + 1], (s->nguilds - i - 1) * sizeof(*s->guilds));
+    s->nguilds--;
 }
 
 void gw_send_guild_delete(capi_gateway *gw, struct gw_session *s, uint64_t gid)
