@@ -31,6 +31,15 @@
 
 static void ws_ensure(struct gw_conn *c);
 
+void gw_conn_kill(struct gw_conn *c)
+{
+    if (c->dead)
+        return;
+    c->dead = 1;
+    c->next_dead = c->gw->dead;
+    c->gw->dead = c;
+}
+
 uint64_t gw_now_ms(void)
 {
     return hs_mono_ns() / 1000000;
@@ -149,7 +158,7 @@ void gw_conn_send(struct gw_conn *c, const char *text, size_t len)
          * session stays resumable and the ring holds what it missed. */
         hs_log(HS_LOG_WARN, "gateway", "closing a slow consumer (%zu bytes queued)",
                wslay_event_get_queued_msg_length(c->ws));
-        c->dead = 1;
+        gw_conn_kill(c);
     }
 }
 
@@ -181,6 +190,7 @@ static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     ssize_t n = recv(c->fd, buf, len, 0);
     if (n > 0) {
         c->in_read += (uint64_t)n;
+        c->io_ms = gw_now_ms();
         return n;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -196,8 +206,10 @@ static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
     struct gw_conn *c = user_data;
     int sflags = MSG_NOSIGNAL | ((flags & WSLAY_MSG_MORE) ? MSG_MORE : 0);
     ssize_t n = send(c->fd, data, len, sflags);
-    if (n >= 0)
+    if (n >= 0) {
+        c->io_ms = gw_now_ms();
         return n;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
     else
@@ -323,16 +335,15 @@ static void conn_flush(struct gw_conn *c)
     int want_read = !c->closing, want_write = 0;
     if (c->ws) {
         if (wslay_event_send(c->ws) != 0) {
-            c->dead = 1;
+            gw_conn_kill(c);
             return;
         }
         want_read = wslay_event_want_read(c->ws) && !c->closing;
         want_write = wslay_event_want_write(c->ws);
         if ((c->closing && !want_write) || (!want_read && !want_write)) {
-            c->dead = 1;
+            gw_conn_kill(c);
             return;
         }
-        ws_release_if_idle(c);
     }
     uint32_t ev = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0) | EPOLLRDHUP;
     if (ev != c->ep_events) {
@@ -348,7 +359,7 @@ static void conn_readable(struct gw_conn *c)
         return;
     ws_ensure(c);
     if (wslay_event_recv(c->ws) != 0) {
-        c->dead = 1;
+        gw_conn_kill(c);
         return;
     }
     gw_conn_mark_dirty(c);
@@ -374,7 +385,7 @@ static void adopt(capi_gateway *gw, struct gw_msg *m)
     c->ep_events = e.events;
     if (epoll_ctl(gw->epfd, EPOLL_CTL_ADD, c->fd, &e) < 0) {
         hs_log(HS_LOG_WARN, "gateway", "epoll_ctl: %s", strerror(errno));
-        c->dead = 1;
+        gw_conn_kill(c);
         return;
     }
     if (c->params.version && c->params.version != 9 && c->params.version != 10) {
@@ -409,9 +420,13 @@ static void sweep(capi_gateway *gw)
     for (struct gw_conn *c = gw->conns; c; c = c->next) {
         if (c->dead)
             continue;
+        /* Quiet for two seconds: the wslay context goes back (it is made again on demand;
+         * releasing it after every burst would cost more than it saves). */
+        if (c->ws && now - c->io_ms >= 2000)
+            ws_release_if_idle(c);
         if (c->closing) {
             if (now - c->closing_ms > GW_CLOSE_GRACE_MS)
-                c->dead = 1;
+                gw_conn_kill(c);
         } else if (!c->sess && now - c->opened_ms > beat) {
             gw_conn_close(c, 4003, "Not authenticated.");
         } else if (c->sess && now - c->last_beat_ms > beat + beat / 2) {
@@ -434,10 +449,10 @@ static void flush_and_reap(capi_gateway *gw)
         c->dirty = 0;
         conn_flush(c);
     }
-    for (struct gw_conn *c = gw->conns, *next; c; c = next) {
-        next = c->next;
-        if (c->dead)
-            conn_drop(c);
+    while (gw->dead) {
+        struct gw_conn *c = gw->dead;
+        gw->dead = c->next_dead;
+        conn_drop(c);
     }
 }
 

@@ -26,6 +26,7 @@
 #define GW_RATE_WINDOW_MS 60000
 #define GW_CLOSE_GRACE_MS 5000      /* a closing connection is dropped after this */
 #define GW_GUILD_CREATE_MEMBERS 100 /* members sent inline in GUILD_CREATE */
+#define GW_LARGE_GUILD 250          /* sessions above which presence goes to bots only */
 
 /* Intents (spec/client-api.md §6.3). */
 #define I_GUILDS (1u << 0)
@@ -79,6 +80,12 @@ struct gw_guild {
     uint64_t epoch;
 };
 
+/* A user's sessions (a user may be connected several times). */
+struct gw_user {
+    uint64_t id;
+    struct gw_session *first; /* linked through user_next */
+};
+
 /* A session's entry for one guild: the guild and where the session sits in its list. */
 struct gw_guild_ref {
     uint64_t gid;
@@ -115,6 +122,7 @@ struct gw_session {
     json_t *activities;   /* as the client last set them */
     uint64_t presence_at; /* ordering of presence updates across a user's sessions */
     struct gw_session *prev, *next;
+    struct gw_session *user_prev, *user_next; /* the user's other sessions */
 };
 
 struct gw_conn {
@@ -130,7 +138,9 @@ struct gw_conn {
     int rl_count;
     int closing;
     uint64_t closing_ms;
-    int dead;        /* drop at the end of this batch */
+    int dead;       /* drop at the end of this batch (on gw->dead) */
+    uint64_t io_ms; /* last time bytes moved; an idle connection gives its wslay context back */
+    struct gw_conn *next_dead;
     int dirty;       /* has queued output to flush */
     int end_session; /* the session ends with this connection (client closed 1000/1001) */
     uint32_t ep_events;
@@ -153,6 +163,7 @@ struct capi_gateway {
     int stopping;
     struct gw_conn *conns;
     struct gw_conn *dirty;
+    struct gw_conn *dead; /* connections to drop at the end of this batch */
     struct gw_session *sessions;
     size_t nsessions, nconns;
     hs_db *db;
@@ -161,6 +172,8 @@ struct capi_gateway {
     uint64_t presence_clock;
     struct gw_guild **gtable; /* open addressing by guild id */
     size_t gcap, gcount;
+    struct gw_user **utable; /* open addressing by user id */
+    size_t ucap, ucount;
     uint64_t dm_epoch; /* moves when any DM's recipients change */
 };
 
@@ -168,6 +181,8 @@ struct route;
 
 /* capi_gateway.c */
 uint64_t gw_now_ms(void);
+/* Marks a connection to be dropped at the end of the current batch. */
+void gw_conn_kill(struct gw_conn *c);
 void gw_conn_mark_dirty(struct gw_conn *c);
 void gw_conn_close(struct gw_conn *c, uint16_t code, const char *reason);
 void gw_conn_send(struct gw_conn *c, const char *text, size_t len);
@@ -181,6 +196,10 @@ void gw_session_drop_guild(struct gw_session *s, uint64_t gid);
 /* The guild's entry, NULL when no session hears it (create: make it). */
 struct gw_guild *gw_guild_find(capi_gateway *gw, uint64_t gid, int create);
 void gw_guilds_free(capi_gateway *gw);
+/* A user's first session (then ->user_next), NULL when none. */
+struct gw_session *gw_user_sessions(capi_gateway *gw, uint64_t uid);
+/* Adds a new session to the gateway's lists (all sessions, its user's). */
+void gw_session_link(capi_gateway *gw, struct gw_session *s);
 /* The session's user's permissions in a channel (include deleted) or, with guild_level, in
  * the guild; 0 when it has none or is not there. Cached per session (struct gw_pcache). */
 uint64_t gw_session_perms(capi_gateway *gw, struct gw_session *s, uint64_t guild_id, uint64_t id,

@@ -196,9 +196,17 @@ static void fan_out(capi_gateway *gw, const struct route *r, hs_event *ev)
         struct gw_guild *g = gw_guild_find(gw, ev->guild_id, 0);
         for (size_t i = 0; g && i < g->n; i++)
             deliver(gw, r, ev, g->members[i], intent, &t);
-    } else {
-        for (struct gw_session *s = gw->sessions; s; s = s->next)
+    } else if (r->audience == AUD_SELF) {
+        for (struct gw_session *s = gw_user_sessions(gw, ev->actor_id); s; s = s->user_next)
             deliver(gw, r, ev, s, intent, &t);
+    } else {
+        /* A DM: its recipients' sessions. */
+        size_t n = 0;
+        uint64_t *ids = hs_dm_recipient_ids(gw->db, ev->channel_id, &n);
+        for (size_t i = 0; i < n; i++)
+            for (struct gw_session *s = gw_user_sessions(gw, ids[i]); s; s = s->user_next)
+                deliver(gw, r, ev, s, intent, &t);
+        free(ids);
     }
     free(t.full);
     free(t.blank);
@@ -231,9 +239,8 @@ static void member_added(capi_gateway *gw, const struct route *r, hs_event *ev)
         }
     }
     free(t.full);
-    for (struct gw_session *s = gw->sessions; s; s = s->next) {
-        if (s->user_id == uid && !gw_session_has_guild(s, ev->guild_id) &&
-            gw_shard_owns(s, ev->guild_id)) {
+    for (struct gw_session *s = gw_user_sessions(gw, uid); s; s = s->user_next) {
+        if (!gw_session_has_guild(s, ev->guild_id) && gw_shard_owns(s, ev->guild_id)) {
             gw_session_add_guild(gw, s, ev->guild_id);
             gw_send_guild_create(gw, s, ev->guild_id);
         }

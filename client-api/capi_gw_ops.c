@@ -113,11 +113,7 @@ static void op_identify(struct gw_conn *c, json_t *d)
     s->intents = intents;
     s->shard_id = shard_id;
     s->shard_count = shard_count;
-    s->next = gw->sessions;
-    if (gw->sessions)
-        gw->sessions->prev = s;
-    gw->sessions = s;
-    gw->nsessions++;
+    gw_session_link(gw, s);
     s->conn = c;
     c->sess = s;
     json_t *jp = json_object_get(d, "presence");

@@ -87,6 +87,63 @@ struct gw_guild *gw_guild_find(capi_gateway *gw, uint64_t gid, int create)
     return g;
 }
 
+static struct gw_user *user_find(capi_gateway *gw, uint64_t uid, int create)
+{
+    if (gw->ucap) {
+        for (size_t i = gslot(uid, gw->ucap);; i = (i + 1) & (gw->ucap - 1)) {
+            if (!gw->utable[i])
+                break;
+            if (gw->utable[i]->id == uid)
+                return gw->utable[i];
+        }
+    }
+    if (!create)
+        return NULL;
+    if ((gw->ucount + 1) * 2 > gw->ucap) {
+        size_t ncap = gw->ucap ? gw->ucap * 2 : 64;
+        struct gw_user **nt = hs_xcalloc(ncap, sizeof(*nt));
+        for (size_t i = 0; i < gw->ucap; i++) {
+            if (!gw->utable[i])
+                continue;
+            size_t j = gslot(gw->utable[i]->id, ncap);
+            while (nt[j])
+                j = (j + 1) & (ncap - 1);
+            nt[j] = gw->utable[i];
+        }
+        free(gw->utable);
+        gw->utable = nt;
+        gw->ucap = ncap;
+    }
+    struct gw_user *u = hs_xcalloc(1, sizeof(*u));
+    u->id = uid;
+    size_t i = gslot(uid, gw->ucap);
+    while (gw->utable[i])
+        i = (i + 1) & (gw->ucap - 1);
+    gw->utable[i] = u;
+    gw->ucount++;
+    return u;
+}
+
+struct gw_session *gw_user_sessions(capi_gateway *gw, uint64_t uid)
+{
+    struct gw_user *u = user_find(gw, uid, 0);
+    return u ? u->first : NULL;
+}
+
+void gw_session_link(capi_gateway *gw, struct gw_session *s)
+{
+    s->next = gw->sessions;
+    if (gw->sessions)
+        gw->sessions->prev = s;
+    gw->sessions = s;
+    gw->nsessions++;
+    struct gw_user *u = user_find(gw, s->user_id, 1);
+    s->user_next = u->first;
+    if (u->first)
+        u->first->user_prev = s;
+    u->first = s;
+}
+
 void gw_guilds_free(capi_gateway *gw)
 {
     for (size_t i = 0; i < gw->gcap; i++) {
@@ -98,6 +155,11 @@ void gw_guilds_free(capi_gateway *gw)
     free(gw->gtable);
     gw->gtable = NULL;
     gw->gcap = gw->gcount = 0;
+    for (size_t i = 0; i < gw->ucap; i++)
+        free(gw->utable[i]);
+    free(gw->utable);
+    gw->utable = NULL;
+    gw->ucap = gw->ucount = 0;
 }
 
 /* Removes s from g's list in O(1): the last member takes its place. */
@@ -167,6 +229,15 @@ void gw_session_free(capi_gateway *gw, struct gw_session *s)
         gw->sessions = s->next;
     if (s->next)
         s->next->prev = s->prev;
+    if (s->user_prev) {
+        s->user_prev->user_next = s->user_next;
+    } else {
+        struct gw_user *u = user_find(gw, s->user_id, 0);
+        if (u)
+            u->first = s->user_next;
+    }
+    if (s->user_next)
+        s->user_next->user_prev = s->user_prev;
     for (size_t i = 0; i < s->ring_len; i++)
         free(s->ring[(s->ring_start + i) % s->ring_cap]);
     free(s->ring);
@@ -210,17 +281,29 @@ struct gw_session *gw_session_find(capi_gateway *gw, const char *id)
 
 void gw_dispatch(capi_gateway *gw, struct gw_session *s, const char *t, const char *d, size_t dlen)
 {
-    hs_buf b = HS_BUF_INIT;
+    /* One allocation per delivery: the frame, written in place (this runs once per session
+     * per event, so it avoids printf and buffer growth). */
     uint64_t seq = ++s->seq;
-    hs_buf_addf(&b, "{\"t\":\"%s\",\"s\":%" PRIu64 ",\"op\":0,\"d\":", t, seq);
-    hs_buf_add(&b, d, dlen);
-    hs_buf_add(&b, "}", 1);
-
-    struct gw_frame *f = hs_xmalloc(sizeof(*f) + b.len + 1);
+    char num[24];
+    size_t nlen = 0;
+    for (uint64_t v = seq; v; v /= 10)
+        num[nlen++] = (char)('0' + v % 10);
+    size_t tlen = strlen(t);
+    size_t len = 6 + tlen + 6 + nlen + 12 + dlen + 1; /* {"t":"T","s":N,"op":0,"d":D} */
+    struct gw_frame *f = hs_xmalloc(sizeof(*f) + len + 1);
+    char *o = f->data;
+    memcpy(o, "{\"t\":\"", 6), o += 6;
+    memcpy(o, t, tlen), o += tlen;
+    memcpy(o, "\",\"s\":", 6), o += 6;
+    while (nlen)
+        *o++ = num[--nlen];
+    memcpy(o, ",\"op\":0,\"d\":", 12), o += 12;
+    memcpy(o, d, dlen), o += dlen;
+    *o++ = '}';
+    *o = '\0';
     f->seq = seq;
-    f->len = b.len;
-    memcpy(f->data, b.data, b.len + 1);
-    hs_buf_release(&b);
+    f->len = (size_t)(o - f->data);
+    HS_ASSERT(f->len == len);
 
     size_t max_events = (size_t)gw->cfg->gateway_replay_events;
     size_t max_bytes = (size_t)gw->cfg->gateway_max_queued_bytes;
@@ -267,8 +350,8 @@ void gw_dispatch_json(capi_gateway *gw, struct gw_session *s, const char *t, jso
 struct gw_session *gw_presence_source(capi_gateway *gw, uint64_t uid)
 {
     struct gw_session *best = NULL;
-    for (struct gw_session *s = gw->sessions; s; s = s->next)
-        if (s->user_id == uid && s->conn && (!best || s->presence_at > best->presence_at))
+    for (struct gw_session *s = gw_user_sessions(gw, uid); s; s = s->user_next)
+        if (s->conn && (!best || s->presence_at > best->presence_at))
             best = s;
     return best;
 }
@@ -302,9 +385,13 @@ void gw_broadcast_presence(capi_gateway *gw, uint64_t uid)
     for (size_t i = 0; i < n; i++) {
         struct gw_guild *g = gw_guild_find(gw, ids[i], 0);
         char *text = NULL;
+        /* In a large guild only sessions that asked for presence (bots with
+         * GUILD_PRESENCES) hear every member's; others learn it from member lists, as on
+         * Discord. Without this, N members coming online cost N^2 dispatches. */
+        int large = g && g->n > GW_LARGE_GUILD;
         for (size_t j = 0; g && j < g->n; j++) {
             struct gw_session *s = g->members[j];
-            if (s->user_id == uid || !wants_presence(s))
+            if (s->user_id == uid || !wants_presence(s) || (large && !s->bot))
                 continue;
             if (!text) {
                 json_t *p = gw_presence_json(gw, uid, ids[i]);
@@ -378,13 +465,16 @@ static json_t *guild_create_payload(capi_gateway *gw, uint64_t gid, uint64_t uid
     json_object_set_new(g, "large", json_boolean(count > 250));
     json_object_set_new(g, "unavailable", json_false());
     json_t *presences = json_array();
-    struct gw_guild *gg = gw_guild_find(gw, gid, 0);
-    for (size_t i = 0; gg && i < gg->n; i++) {
-        struct gw_session *o = gg->members[i];
-        if (!o->conn || strcmp(o->status, "invisible") == 0 ||
-            gw_presence_source(gw, o->user_id) != o)
-            continue;
-        json_array_append_new(presences, gw_presence_json(gw, o->user_id, gid));
+    /* The presences of the members listed above who are online (bounded like them). */
+    size_t k;
+    json_t *m;
+    json_array_foreach(members, k, m)
+    {
+        uint64_t mid = 0;
+        hs_parse_u64(json_string_value(json_object_get(json_object_get(m, "user"), "id")), &mid);
+        struct gw_session *o = gw_presence_source(gw, mid);
+        if (o && strcmp(o->status, "invisible") != 0)
+            json_array_append_new(presences, gw_presence_json(gw, mid, gid));
     }
     json_object_set_new(g, "presences", presences);
     const char *empty[] = {"threads",           "voice_states",

@@ -408,3 +408,21 @@ int hs_dm_close_fn(hs_txn *txn, void *arg, hs_error *err)
     hs_bind_id(s, 3, op->actor_id);
     return step_done(db, s, err, "closing a DM");
 }
+
+uint64_t *hs_dm_recipient_ids(hs_db *db, uint64_t channel_id, size_t *n)
+{
+    uint64_t *ids = NULL;
+    size_t cap = 0;
+    *n = 0;
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT user_id FROM recipients WHERE channel_id = ?");
+    hs_bind_id(s, 1, channel_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            ids = hs_xrealloc(ids, cap * sizeof(*ids));
+        }
+        ids[(*n)++] = hs_col_id(s, 0);
+    }
+    sqlite3_reset(s);
+    return ids;
+}

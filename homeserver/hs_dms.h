@@ -36,6 +36,8 @@ json_t *hs_dm_channel_json(hs_db *db, uint64_t channel_id, uint64_t viewer_id);
 
 /* The DMs and group DMs of user_id that are open for them, most recently active first. */
 json_t *hs_dm_list(hs_db *db, uint64_t user_id);
+/* The user ids of a DM's recipients; *n gets the count. New memory (free()), NULL if none. */
+uint64_t *hs_dm_recipient_ids(hs_db *db, uint64_t channel_id, size_t *n);
 
 /*
  * Write: opens (creating it if needed) the DM between actor and recipient and reopens it
