@@ -2,6 +2,7 @@
  * The schema, as a list of migrations (spec/storage.md §2). Migration N takes a database
  * from user_version N-1 to N. Never edit a migration that has shipped: add the next one.
  */
+#include "hs_search.h"
 #include "hs_store.h"
 #include "hs_util.h"
 
@@ -197,6 +198,12 @@ static const char *const migrations[] = {
     "  options TEXT,"
     "  reason TEXT);"
     "CREATE INDEX audit_log_by_guild ON audit_log (guild_id, id);",
+
+    /* 5: the full-text search index (homeserver/hs_search.c explains the design): a
+     * contentless FTS5 table keyed by message id, a side table mapping that id back to its
+     * channel, and triggers that keep both in the transaction of every message write.
+     * Existing messages are indexed here. */
+    HS_SEARCH_MIGRATION,
 };
 
 int hs_schema_version_latest(void)
