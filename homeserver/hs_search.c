@@ -817,19 +817,25 @@ static char *highlight_terms(struct tokenizer *tk, const char *content, const st
             size_t j = 0;
             while (j < t->toks.n && token_matches(&doc.v[at + j], t, j))
                 j++;
-            if (j == t->toks.n)
-                memset(mark + at, 1, t->toks.n);
+            if (j < t->toks.n)
+                continue;
+            /* 1: a match starts here; 2: it goes on from the token before. */
+            if (!mark[at])
+                mark[at] = 1;
+            memset(mark + at + 1, 2, t->toks.n - 1);
         }
     }
-    /* Marked tokens with only spaces between them (a phrase) become one marked run. */
+    /* The tokens of one phrase match, and matches with only spaces between them, become
+     * one marked run. */
     hs_buf out = HS_BUF_INIT;
     size_t pos = 0;
     for (size_t i = 0; i < doc.n; i++) {
         if (!mark[i])
             continue;
         size_t last = i;
-        while (last + 1 < doc.n && mark[last + 1] &&
-               only_spaces(content, doc.v[last].end, doc.v[last + 1].start))
+        while (last + 1 < doc.n &&
+               (mark[last + 1] == 2 ||
+                (mark[last + 1] && only_spaces(content, doc.v[last].end, doc.v[last + 1].start))))
             last++;
         size_t s = (size_t)doc.v[i].start, e = (size_t)doc.v[last].end;
         if (s < pos || e > len)
