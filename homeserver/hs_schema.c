@@ -2,6 +2,7 @@
  * The schema, as a list of migrations (spec/storage.md §2). Migration N takes a database
  * from user_version N-1 to N. Never edit a migration that has shipped: add the next one.
  */
+#include "hs_search.h"
 #include "hs_store.h"
 #include "hs_util.h"
 
@@ -202,6 +203,12 @@ static const char *const migrations[] = {
      * closed_id is an id drawn when the recipient closed it; the DM is listed again once a
      * message newer than that id arrives, or when the recipient opens it again. */
     "ALTER TABLE recipients ADD COLUMN closed_id INTEGER;",
+
+    /* 6: the full-text search index (homeserver/hs_search.c explains the design): a
+     * contentless FTS5 table keyed by message id, a side table mapping that id back to its
+     * channel, and triggers that keep both in the transaction of every message write.
+     * Existing messages are indexed here. */
+    HS_SEARCH_MIGRATION,
 };
 
 int hs_schema_version_latest(void)

@@ -4,6 +4,7 @@
  *   hearthctl --data-dir DIR bot create NAME [--owner USERNAME]   prints the bot's token
  *   hearthctl --data-dir DIR bot reset APP_ID                     prints a new token
  *   hearthctl --data-dir DIR seed messages --channel ID --author ID --count N
+ *             [--vocab zipf [--seed S]]
  *
  * It opens the database through the core, as hearthd does, and may run beside a running
  * hearthd (SQLite serialises the two writers). Its ids use snowflake process id 31 so they
@@ -26,7 +27,8 @@ static int usage(void)
     fprintf(stderr,
             "usage: hearthctl --data-dir DIR bot create NAME [--owner USERNAME]\n"
             "       hearthctl --data-dir DIR bot reset APP_ID\n"
-            "       hearthctl --data-dir DIR seed messages --channel ID --author ID --count N\n");
+            "       hearthctl --data-dir DIR seed messages --channel ID --author ID --count N\n"
+            "                 [--vocab zipf [--seed S]]\n");
     return 2;
 }
 
@@ -91,16 +93,85 @@ struct seed_op {
     int count;
     int max_chars;
     uint64_t first;
+    int zipf;      /* --vocab zipf: varied text (seed_zipf_text) instead of one template */
+    uint64_t seed; /* --seed: the text generator's seed */
 };
+
+/*
+ * --vocab zipf, for the search benchmark (bench/search.sh): messages of 6-14 words drawn
+ * from a vocabulary of SEED_VOCAB made-up words with Zipf's law (the word of rank r has
+ * probability ~ 1/r), so that rank 1 is in about half the messages and ranks past 30,000
+ * in a few dozen per million; one message in 20 also carries a link. The word of rank r
+ * (1-based) spells r - 1 in base 20 with the syllables below, least significant first:
+ * bench/search.sh computes the same words.
+ */
+#define SEED_VOCAB 50000
+static const char *const seed_syllables[20] = {"ka", "lo", "mi", "nu", "pe", "ra", "so",
+                                               "ti", "vu", "ze", "ba", "do", "fi", "gu",
+                                               "he", "ja", "ko", "li", "mo", "ne"};
+static double seed_cdf[SEED_VOCAB];
+
+static void seed_word(unsigned rank, char *out, size_t n)
+{
+    unsigned v = rank - 1;
+    size_t len = 0;
+    do {
+        len += (size_t)snprintf(out + len, n - len, "%s", seed_syllables[v % 20]);
+        v /= 20;
+    } while (v && len + 3 < n);
+}
+
+static uint64_t seed_rand(uint64_t *s)
+{
+    /* splitmix64: deterministic per message, whatever the batch size. */
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void seed_zipf_text(uint64_t n, uint64_t seed, char *out, size_t size)
+{
+    if (seed_cdf[SEED_VOCAB - 1] == 0) {
+        double sum = 0;
+        for (unsigned r = 1; r <= SEED_VOCAB; r++)
+            seed_cdf[r - 1] = (sum += 1.0 / r);
+        for (unsigned r = 0; r < SEED_VOCAB; r++)
+            seed_cdf[r] /= sum;
+    }
+    uint64_t s = seed * 1000003ULL + n;
+    int words = 6 + (int)(seed_rand(&s) % 9);
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < words && len + 16 < size; i++) {
+        double u = (double)(seed_rand(&s) >> 11) / 9007199254740992.0;
+        unsigned lo = 0, hi = SEED_VOCAB - 1;
+        while (lo < hi) {
+            unsigned mid = (lo + hi) / 2;
+            if (seed_cdf[mid] < u)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        char w[32];
+        seed_word(lo + 1, w, sizeof(w));
+        len += (size_t)snprintf(out + len, size - len, "%s%s", i ? " " : "", w);
+    }
+    if (seed_rand(&s) % 20 == 0 && len + 40 < size)
+        snprintf(out + len, size - len, " https://example.com/%" PRIu64, n);
+}
 
 /* One transaction of count messages, each through the same write as POST .../messages. */
 static int seed_fn(hs_txn *txn, void *arg, hs_error *err)
 {
     struct seed_op *op = arg;
-    char content[96];
+    char content[256];
     for (int i = 0; i < op->count; i++) {
-        snprintf(content, sizeof(content), "seed message %" PRIu64 " of the benchmark corpus",
-                 op->first + (uint64_t)i);
+        if (op->zipf)
+            seed_zipf_text(op->first + (uint64_t)i, op->seed, content, sizeof(content));
+        else
+            snprintf(content, sizeof(content), "seed message %" PRIu64 " of the benchmark corpus",
+                     op->first + (uint64_t)i);
         struct hs_msg_create m = {.channel_id = op->channel_id,
                                   .author_id = op->author_id,
                                   .content = content,
@@ -120,9 +191,12 @@ static int seed_messages(hs_core *core, int argc, char **argv)
     struct seed_op op = {.max_chars = hs_core_config(core)->message_max_chars};
     uint64_t total;
     hs_error err;
+    const char *vocab = opt(argc, argv, "--vocab"), *seed = opt(argc, argv, "--seed");
     if (!ch || !au || !cnt || hs_parse_u64(ch, &op.channel_id) < 0 ||
-        hs_parse_u64(au, &op.author_id) < 0 || hs_parse_u64(cnt, &total) < 0)
+        hs_parse_u64(au, &op.author_id) < 0 || hs_parse_u64(cnt, &total) < 0 ||
+        (vocab && strcmp(vocab, "zipf") != 0) || (seed && hs_parse_u64(seed, &op.seed) < 0))
         return usage();
+    op.zipf = vocab != NULL;
     uint64_t start = hs_mono_ns();
     for (uint64_t done = 0; done < total;) {
         op.count = (int)(total - done < 10000 ? total - done : 10000);
