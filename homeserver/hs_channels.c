@@ -22,13 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
 int hs_channel_get(hs_db *db, uint64_t channel_id, struct hs_channel *ch, hs_error *err)
 {
     sqlite3_stmt *s = hs_db_stmt(db, "SELECT guild_id, type, parent_id, archived, locked, "
@@ -266,7 +259,7 @@ int hs_channel_insert(hs_txn *txn, uint64_t id, uint64_t guild_id, int type, con
     hs_bind_text(s, 7, topic);
     sqlite3_bind_int(s, 8, nsfw);
     sqlite3_bind_int(s, 9, rate_limit);
-    return step_done(db, s, err, "storing a channel");
+    return hs_db_step_done(db, s, err, "storing a channel");
 }
 
 /* ------------------------------------------------------------------ overwrites */
@@ -415,7 +408,7 @@ static int overwrite_store(hs_db *db, uint64_t channel_id, const struct hs_overw
     sqlite3_bind_int(s, 3, w->type);
     sqlite3_bind_int64(s, 4, (sqlite3_int64)w->allow);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)w->deny);
-    return step_done(db, s, err, "storing an overwrite");
+    return hs_db_step_done(db, s, err, "storing an overwrite");
 }
 
 static int overwrite_remove(hs_db *db, uint64_t channel_id, uint64_t target_id, hs_error *err)
@@ -424,7 +417,7 @@ static int overwrite_remove(hs_db *db, uint64_t channel_id, uint64_t target_id, 
         hs_db_stmt(db, "DELETE FROM overwrites WHERE channel_id = ? AND target_id = ?");
     hs_bind_id(s, 1, channel_id);
     hs_bind_id(s, 2, target_id);
-    return step_done(db, s, err, "removing an overwrite");
+    return hs_db_step_done(db, s, err, "removing an overwrite");
 }
 
 /*
@@ -462,7 +455,7 @@ static int overwrites_replace(hs_db *db, uint64_t channel_id, const struct hs_ov
 {
     sqlite3_stmt *s = hs_db_stmt(db, "DELETE FROM overwrites WHERE channel_id = ?");
     hs_bind_id(s, 1, channel_id);
-    int rc = step_done(db, s, err, "replacing overwrites");
+    int rc = hs_db_step_done(db, s, err, "replacing overwrites");
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = overwrite_store(db, channel_id, &ows[i], err);
     return rc;
@@ -693,7 +686,7 @@ int hs_channel_update_fn(hs_txn *txn, void *arg, hs_error *err)
     sqlite3_bind_int(s, 12, !!(set & HS_CHUP_PARENT));
     if (op->parent_id)
         hs_bind_id(s, 13, op->parent_id);
-    rc = step_done(db, s, err, "updating a channel");
+    rc = hs_db_step_done(db, s, err, "updating a channel");
     free(name);
     if (rc == 0 && (set & HS_CHUP_OVERWRITES))
         rc = overwrites_replace(db, ch.id, ows, nows, err);
@@ -731,7 +724,7 @@ int hs_channel_delete_fn(hs_txn *txn, void *arg, hs_error *err)
     sqlite3_stmt *s = hs_db_stmt(db, "UPDATE channels SET deleted = 1 WHERE id = ?1 OR "
                                      "(parent_id = ?1 AND type IN (10, 11, 12))");
     hs_bind_id(s, 1, ch.id);
-    rc = step_done(db, s, err, "deleting a channel");
+    rc = hs_db_step_done(db, s, err, "deleting a channel");
     if (rc < 0)
         return rc;
     op->channel = hs_channel_json_any(db, ch.id, 1);
@@ -757,7 +750,7 @@ int hs_channel_delete_fn(hs_txn *txn, void *arg, hs_error *err)
         for (size_t i = 0; rc == 0 && i < n; i++) {
             s = hs_db_stmt(db, "UPDATE channels SET parent_id = NULL WHERE id = ?");
             hs_bind_id(s, 1, kids[i]);
-            rc = step_done(db, s, err, "detaching a channel");
+            rc = hs_db_step_done(db, s, err, "detaching a channel");
             if (rc == 0)
                 rc = hs_txn_event(txn, "CHANNEL_UPDATE", ch.guild_id, kids[i], op->actor_id,
                                   hs_channel_json(db, kids[i]), err);
@@ -813,7 +806,7 @@ int hs_channel_positions_fn(hs_txn *txn, void *arg, hs_error *err)
         sqlite3_bind_int(s, 3, p->set_parent);
         if (p->parent_id)
             hs_bind_id(s, 4, p->parent_id);
-        rc = step_done(db, s, err, "moving a channel");
+        rc = hs_db_step_done(db, s, err, "moving a channel");
         json_t *after = rc == 0 ? hs_channel_json(db, p->id) : NULL;
         if (rc == 0)
             rc = record_update(txn, &ch, op->actor_id, op->reason, before, after, err);

@@ -22,13 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
 static void dm_key(uint64_t a, uint64_t b, char out[48])
 {
     snprintf(out, 48, "%" PRIu64 ":%" PRIu64, a < b ? a : b, a < b ? b : a);
@@ -128,7 +121,7 @@ static int insert_dm_channel(hs_txn *txn, uint64_t id, int type, const char *key
     hs_bind_text(s, 4, key);
     if (owner)
         hs_bind_id(s, 5, owner);
-    return step_done(db, s, err, "storing a DM channel");
+    return hs_db_step_done(db, s, err, "storing a DM channel");
 }
 
 static int insert_recipient(hs_txn *txn, uint64_t channel_id, uint64_t user_id, hs_error *err)
@@ -137,7 +130,7 @@ static int insert_recipient(hs_txn *txn, uint64_t channel_id, uint64_t user_id, 
     sqlite3_stmt *s = hs_db_stmt(db, "INSERT INTO recipients (channel_id, user_id) VALUES (?, ?)");
     hs_bind_id(s, 1, channel_id);
     hs_bind_id(s, 2, user_id);
-    return step_done(db, s, err, "storing a DM recipient");
+    return hs_db_step_done(db, s, err, "storing a DM recipient");
 }
 
 /* CHANNEL_CREATE for a new DM. The gateway sends it to every recipient, serialised once,
@@ -169,7 +162,7 @@ int hs_dm_open_fn(hs_txn *txn, void *arg, hs_error *err)
                                          "channel_id = ? AND user_id = ?");
         hs_bind_id(s, 1, id);
         hs_bind_id(s, 2, op->actor_id);
-        rc = step_done(db, s, err, "reopening a DM");
+        rc = hs_db_step_done(db, s, err, "reopening a DM");
         if (rc < 0)
             return rc;
         op->channel = hs_dm_channel_json(db, id, op->actor_id);
@@ -343,7 +336,7 @@ static int leave_group(hs_txn *txn, uint64_t channel_id, uint64_t user_id, uint6
     sqlite3_stmt *s = hs_db_stmt(db, "DELETE FROM recipients WHERE channel_id = ? AND user_id = ?");
     hs_bind_id(s, 1, channel_id);
     hs_bind_id(s, 2, user_id);
-    int rc = step_done(db, s, err, "removing a DM recipient");
+    int rc = hs_db_step_done(db, s, err, "removing a DM recipient");
     if (rc == 0)
         rc = recipient_event(txn, "CHANNEL_RECIPIENT_REMOVE", channel_id, user_id, actor_id, err);
     if (rc < 0 || owner != user_id)
@@ -357,12 +350,12 @@ static int leave_group(hs_txn *txn, uint64_t channel_id, uint64_t user_id, uint6
         /* Nobody is left to see it: the group DM ends. */
         s = hs_db_stmt(db, "UPDATE channels SET deleted = 1 WHERE id = ?");
         hs_bind_id(s, 1, channel_id);
-        return step_done(db, s, err, "ending a group DM");
+        return hs_db_step_done(db, s, err, "ending a group DM");
     }
     s = hs_db_stmt(db, "UPDATE channels SET owner_id = ? WHERE id = ?");
     hs_bind_id(s, 1, heir);
     hs_bind_id(s, 2, channel_id);
-    rc = step_done(db, s, err, "handing a group DM over");
+    rc = hs_db_step_done(db, s, err, "handing a group DM over");
     if (rc < 0)
         return rc;
     json_t *c = hs_channel_json(db, channel_id);
@@ -406,7 +399,7 @@ int hs_dm_close_fn(hs_txn *txn, void *arg, hs_error *err)
     hs_bind_id(s, 1, hs_txn_new_id(txn));
     hs_bind_id(s, 2, op->channel_id);
     hs_bind_id(s, 3, op->actor_id);
-    return step_done(db, s, err, "closing a DM");
+    return hs_db_step_done(db, s, err, "closing a DM");
 }
 
 uint64_t *hs_dm_recipient_ids(hs_db *db, uint64_t channel_id, size_t *n)

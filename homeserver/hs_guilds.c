@@ -13,13 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
 json_t *hs_guild_json(hs_db *db, uint64_t guild_id, int with_counts)
 {
     sqlite3_stmt *s =
@@ -100,7 +93,7 @@ static int insert_member(hs_txn *txn, uint64_t guild_id, uint64_t user_id, hs_er
     hs_bind_id(s, 1, guild_id);
     hs_bind_id(s, 2, user_id);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)hs_txn_now_ms(txn));
-    return step_done(db, s, err, "storing a member");
+    return hs_db_step_done(db, s, err, "storing a member");
 }
 
 static int member_event(hs_txn *txn, uint64_t guild_id, uint64_t user_id, uint64_t actor_id,
@@ -129,7 +122,7 @@ int hs_guild_create_fn(hs_txn *txn, void *arg, hs_error *err)
     hs_bind_id(s, 3, op->owner_id);
     hs_bind_id(s, 4, general);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)hs_txn_now_ms(txn));
-    int rc = step_done(db, s, err, "storing a guild");
+    int rc = hs_db_step_done(db, s, err, "storing a guild");
     if (rc == 0)
         rc = hs_role_insert(txn, gid, gid, "@everyone", HS_PERM_DEFAULT_EVERYONE, 0, 0, 0, err);
     if (rc == 0)
@@ -199,7 +192,7 @@ int hs_bot_authorize_fn(hs_txn *txn, void *arg, hs_error *err)
         hs_bind_id(q, 1, op->guild_id);
         hs_bind_id(q, 2, app.bot_user_id);
         hs_bind_id(q, 3, role_id);
-        rc = step_done(db, q, err, "giving a role");
+        rc = hs_db_step_done(db, q, err, "giving a role");
         if (rc < 0)
             return rc;
         json_t *ev = json_pack("{s:o, s:o}", "guild_id", hs_json_id(op->guild_id), "role",

@@ -47,13 +47,6 @@ int hs_invite_code_ok(const char *code)
     return n >= 1 && n <= 32;
 }
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
 struct invite_row {
     char code[33]; /* stored codes are 8-10 characters; a lookup may name up to 32 */
     uint64_t guild_id, channel_id, inviter_id;
@@ -254,7 +247,7 @@ static int delete_row(hs_txn *txn, const struct invite_row *r, uint64_t actor_id
     hs_db *db = hs_txn_db(txn);
     sqlite3_stmt *s = hs_db_stmt(db, "DELETE FROM invites WHERE code = ?");
     sqlite3_bind_text(s, 1, r->code, -1, SQLITE_TRANSIENT);
-    int rc = step_done(db, s, err, "deleting an invite");
+    int rc = hs_db_step_done(db, s, err, "deleting an invite");
     if (rc < 0)
         return rc;
     json_t *ev = json_pack("{s:o, s:o, s:s}", "channel_id", hs_json_id(r->channel_id), "guild_id",
@@ -329,7 +322,7 @@ int hs_invite_create_fn(hs_txn *txn, void *arg, hs_error *err)
                                      "NOT NULL AND expires_at <= ?");
     hs_bind_id(s, 1, ch.guild_id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
-    rc = step_done(db, s, err, "sweeping expired invites");
+    rc = hs_db_step_done(db, s, err, "sweeping expired invites");
     if (rc < 0)
         return rc;
 
@@ -363,7 +356,7 @@ int hs_invite_create_fn(hs_txn *txn, void *arg, hs_error *err)
     sqlite3_bind_int64(s, 8, (sqlite3_int64)r.created_at);
     if (r.expires_at)
         sqlite3_bind_int64(s, 9, (sqlite3_int64)r.expires_at);
-    rc = step_done(db, s, err, "storing an invite");
+    rc = hs_db_step_done(db, s, err, "storing an invite");
     if (rc < 0)
         return rc;
 
@@ -439,12 +432,12 @@ int hs_invite_accept_fn(hs_txn *txn, void *arg, hs_error *err)
     hs_bind_id(s, 1, r.guild_id);
     hs_bind_id(s, 2, op->user_id);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)hs_txn_now_ms(txn));
-    rc = step_done(db, s, err, "storing a member");
+    rc = hs_db_step_done(db, s, err, "storing a member");
     if (rc < 0)
         return rc;
     s = hs_db_stmt(db, "UPDATE invites SET uses = uses + 1 WHERE code = ?");
     sqlite3_bind_text(s, 1, r.code, -1, SQLITE_TRANSIENT);
-    rc = step_done(db, s, err, "counting an invite use");
+    rc = hs_db_step_done(db, s, err, "counting an invite use");
     if (rc < 0)
         return rc;
     r.uses++;

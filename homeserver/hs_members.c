@@ -21,13 +21,6 @@
 
 #define BULK_EVENT_MAX 100 /* message ids per MESSAGE_DELETE_BULK, as Discord's bulk delete */
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
 static int missing_permissions(hs_error *err)
 {
     return hs_error_reason(err, HS_EPERM, HS_R_MISSING_PERMISSIONS, "Missing Permissions");
@@ -217,7 +210,7 @@ static int set_member_role(hs_db *db, uint64_t guild_id, uint64_t user_id, uint6
     hs_bind_id(s, 1, guild_id);
     hs_bind_id(s, 2, user_id);
     hs_bind_id(s, 3, role_id);
-    return step_done(db, s, err, add ? "giving a role" : "taking a role");
+    return hs_db_step_done(db, s, err, add ? "giving a role" : "taking a role");
 }
 
 /* The member's nick and timeout as stored. */
@@ -330,7 +323,7 @@ int hs_member_edit_fn(hs_txn *txn, void *arg, hs_error *err)
         hs_bind_text(s, 1, nick);
         hs_bind_id(s, 2, op->guild_id);
         hs_bind_id(s, 3, op->user_id);
-        rc = step_done(db, s, err, "changing a nickname");
+        rc = hs_db_step_done(db, s, err, "changing a nickname");
         json_array_append_new(changes,
                               hs_audit_change("nick", m.nick ? json_string(m.nick) : json_null(),
                                               nick ? json_string(nick) : json_null()));
@@ -344,7 +337,7 @@ int hs_member_edit_fn(hs_txn *txn, void *arg, hs_error *err)
             sqlite3_bind_int64(s, 1, (sqlite3_int64)until);
         hs_bind_id(s, 2, op->guild_id);
         hs_bind_id(s, 3, op->user_id);
-        rc = step_done(db, s, err, "timing a member out");
+        rc = hs_db_step_done(db, s, err, "timing a member out");
         /* A timeout that already ended is no timeout: clearing it changes nothing seen. */
         if (until != old_until) {
             json_array_append_new(changes, hs_audit_change("communication_disabled_until",
@@ -449,7 +442,7 @@ static int remove_member(hs_txn *txn, uint64_t guild_id, uint64_t user_id, uint6
         sqlite3_stmt *s = hs_db_stmt(db, sql[i]);
         hs_bind_id(s, 1, guild_id);
         hs_bind_id(s, 2, user_id);
-        rc = step_done(db, s, err, "removing a member");
+        rc = hs_db_step_done(db, s, err, "removing a member");
     }
     if (rc < 0)
         return rc;
@@ -566,7 +559,7 @@ static int purge_messages(hs_txn *txn, uint64_t guild_id, uint64_t user_id, int 
             hs_bind_id(s, 1, msgs[i].channel);
             hs_bind_id(s, 2, msgs[i].id);
             hs_bind_id(s, 3, user_id);
-            rc = step_done(db, s, err, "deleting a banned user's messages");
+            rc = hs_db_step_done(db, s, err, "deleting a banned user's messages");
         }
         batch[nb++] = msgs[i].id;
         if (rc == 0 &&
@@ -609,7 +602,7 @@ int hs_ban_create_fn(hs_txn *txn, void *arg, hs_error *err)
         hs_bind_id(s, 2, op->user_id);
         hs_bind_text(s, 3, op->reason);
         sqlite3_bind_int64(s, 4, (sqlite3_int64)hs_txn_now_ms(txn));
-        rc = step_done(db, s, err, "storing a ban");
+        rc = hs_db_step_done(db, s, err, "storing a ban");
         if (rc == 0 && member)
             rc = remove_member(txn, op->guild_id, op->user_id, op->actor_id, err);
         if (rc == 0) {
@@ -644,7 +637,7 @@ int hs_ban_delete_fn(hs_txn *txn, void *arg, hs_error *err)
     sqlite3_stmt *s = hs_db_stmt(db, "DELETE FROM bans WHERE guild_id = ? AND user_id = ?");
     hs_bind_id(s, 1, op->guild_id);
     hs_bind_id(s, 2, op->user_id);
-    rc = step_done(db, s, err, "lifting a ban");
+    rc = hs_db_step_done(db, s, err, "lifting a ban");
     if (rc == 0) {
         json_t *u = hs_user_json(db, op->user_id, 0);
         rc = hs_txn_event(txn, "GUILD_BAN_REMOVE", op->guild_id, 0, op->actor_id,

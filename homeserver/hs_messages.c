@@ -256,13 +256,6 @@ static int check_body(const char *content, size_t nattachments, int max_chars, h
     return hs_msg_check_content(content, max_chars, err);
 }
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
 /* Binds a JSON value as compact text (NULL: SQL NULL); takes v. */
 static void bind_json(sqlite3_stmt *s, int i, json_t *v)
 {
@@ -315,7 +308,7 @@ static int nonce_store(hs_txn *txn, uint64_t channel_id, uint64_t author_id, con
     hs_bind_id(s, 1, channel_id);
     hs_bind_id(s, 2, author_id);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)(now - HS_MSG_NONCE_WINDOW_MS));
-    int rc = step_done(db, s, err, "forgetting nonces");
+    int rc = hs_db_step_done(db, s, err, "forgetting nonces");
     if (rc < 0)
         return rc;
     s = hs_db_stmt(db, "INSERT OR REPLACE INTO nonces (channel_id, author_id, nonce, message_id, "
@@ -325,7 +318,7 @@ static int nonce_store(hs_txn *txn, uint64_t channel_id, uint64_t author_id, con
     sqlite3_bind_text(s, 3, nonce, -1, SQLITE_STATIC);
     hs_bind_id(s, 4, message_id);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)now);
-    return step_done(db, s, err, "remembering a nonce");
+    return hs_db_step_done(db, s, err, "remembering a nonce");
 }
 
 /* Inserts the attachment rows of a new message and returns their objects. */
@@ -348,7 +341,7 @@ static int store_attachments(hs_txn *txn, uint64_t channel_id, uint64_t message_
         hs_bind_text(s, 6, a[i].content_type);
         sqlite3_bind_int64(s, 7, (sqlite3_int64)a[i].size);
         sqlite3_bind_int64(s, 8, (sqlite3_int64)hs_txn_now_ms(txn));
-        int rc = step_done(db, s, err, "storing an attachment");
+        int rc = hs_db_step_done(db, s, err, "storing an attachment");
         if (rc < 0)
             return rc;
         /* Hearth has no CDN: files are served by hearthd itself, at a path of its origin. */
@@ -481,7 +474,7 @@ int hs_msg_create_fn(hs_txn *txn, void *arg, hs_error *err)
         bind_json(s, 10, men->nusers ? hs_ids_json(men->users, men->nusers) : NULL);
         bind_json(s, 11, men->nroles ? hs_ids_json(men->roles, men->nroles) : NULL);
         bind_json(s, 12, attachments);
-        rc = step_done(db, s, err, "storing a message");
+        rc = hs_db_step_done(db, s, err, "storing a message");
     } else {
         json_decref(attachments);
     }
@@ -490,7 +483,7 @@ int hs_msg_create_fn(hs_txn *txn, void *arg, hs_error *err)
         sqlite3_stmt *s = hs_db_stmt(db, "UPDATE channels SET last_message_id = ? WHERE id = ?");
         hs_bind_id(s, 1, id);
         hs_bind_id(s, 2, op->channel_id);
-        rc = step_done(db, s, err, "updating a channel");
+        rc = hs_db_step_done(db, s, err, "updating a channel");
     }
     if (rc == 0 && nonce)
         rc = nonce_store(txn, op->channel_id, op->author_id, nonce, id, err);
@@ -552,7 +545,7 @@ static int keep_attachments(hs_txn *txn, const struct hs_msg_edit *op, const cha
             continue;
         sqlite3_stmt *s = hs_db_stmt(db, "DELETE FROM attachments WHERE id = ?");
         hs_bind_id(s, 1, aid);
-        int rc = step_done(db, s, err, "removing an attachment");
+        int rc = hs_db_step_done(db, s, err, "removing an attachment");
         if (rc < 0) {
             json_decref(old);
             json_decref(kept);
@@ -650,7 +643,7 @@ int hs_msg_edit_fn(hs_txn *txn, void *arg, hs_error *err)
     sqlite3_bind_int(s, 7, op->content != NULL);
     hs_bind_id(s, 8, op->channel_id);
     hs_bind_id(s, 9, op->message_id);
-    rc = step_done(db, s, err, "editing a message");
+    rc = hs_db_step_done(db, s, err, "editing a message");
     if (rc < 0)
         goto out;
     op->message = hs_msg_json(db, op->channel_id, op->message_id, op->actor_id);
@@ -676,7 +669,7 @@ static int delete_rows(hs_db *db, uint64_t channel_id, uint64_t message_id, hs_e
         sqlite3_stmt *s = hs_db_stmt(db, sql[i]);
         hs_bind_id(s, 1, channel_id);
         hs_bind_id(s, 2, message_id);
-        int rc = step_done(db, s, err, "deleting a message");
+        int rc = hs_db_step_done(db, s, err, "deleting a message");
         if (rc < 0)
             return rc;
     }

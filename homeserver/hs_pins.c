@@ -15,13 +15,6 @@
 
 #include <stdlib.h>
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
 /* The latest pinned_at in a channel, 0 when nothing is pinned. */
 static uint64_t last_pin(hs_db *db, uint64_t channel_id)
 {
@@ -58,13 +51,13 @@ static int post_pin_notice(hs_txn *txn, const struct hs_channel *ch, uint64_t ac
     sqlite3_bind_int(s, 4, HS_MSG_CHANNEL_PINNED);
     hs_bind_id(s, 5, message_id);
     hs_bind_id(s, 6, ch->id);
-    int rc = step_done(db, s, err, "posting a pin notice");
+    int rc = hs_db_step_done(db, s, err, "posting a pin notice");
     if (rc < 0)
         return rc;
     s = hs_db_stmt(db, "UPDATE channels SET last_message_id = ? WHERE id = ?");
     hs_bind_id(s, 1, id);
     hs_bind_id(s, 2, ch->id);
-    rc = step_done(db, s, err, "updating a channel");
+    rc = hs_db_step_done(db, s, err, "updating a channel");
     if (rc < 0)
         return rc;
     json_t *ev = hs_msg_json(db, ch->id, id, 0);
@@ -117,7 +110,7 @@ int hs_pin_fn(hs_txn *txn, void *arg, hs_error *err)
         sqlite3_bind_int64(s, 1, (sqlite3_int64)at);
     hs_bind_id(s, 2, op->channel_id);
     hs_bind_id(s, 3, op->message_id);
-    rc = step_done(db, s, err, "pinning a message");
+    rc = hs_db_step_done(db, s, err, "pinning a message");
     if (rc < 0)
         return rc;
     op->changed = 1;

@@ -19,13 +19,6 @@
 
 #define ROLE_COLUMNS "id, name, permissions, position, color, hoist, mentionable, managed, bot_id"
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
 static json_t *perms_string(uint64_t perms)
 {
     char buf[24];
@@ -126,7 +119,7 @@ static int insert_full(hs_txn *txn, uint64_t id, uint64_t guild_id, const char *
     sqlite3_bind_int(s, 9, managed ? 1 : 0);
     if (bot_id)
         hs_bind_id(s, 10, bot_id);
-    return step_done(db, s, err, "storing a role");
+    return hs_db_step_done(db, s, err, "storing a role");
 }
 
 int hs_role_insert(hs_txn *txn, uint64_t id, uint64_t guild_id, const char *name, uint64_t perms,
@@ -178,7 +171,7 @@ static int set_position(hs_db *db, uint64_t role_id, int position, hs_error *err
     sqlite3_stmt *s = hs_db_stmt(db, "UPDATE roles SET position = ? WHERE id = ?");
     sqlite3_bind_int(s, 1, position);
     hs_bind_id(s, 2, role_id);
-    return step_done(db, s, err, "moving a role");
+    return hs_db_step_done(db, s, err, "moving a role");
 }
 
 static uint64_t guild_owner(hs_db *db, uint64_t guild_id)
@@ -263,7 +256,7 @@ int hs_role_create_fn(hs_txn *txn, void *arg, hs_error *err)
     sqlite3_stmt *s = hs_db_stmt(db, "UPDATE roles SET position = position + 1 WHERE guild_id = "
                                      "?1 AND id != ?1 AND position >= 1");
     hs_bind_id(s, 1, op->guild_id);
-    rc = step_done(db, s, err, "moving roles");
+    rc = hs_db_step_done(db, s, err, "moving roles");
     uint64_t id = hs_txn_new_id(txn);
     if (rc == 0)
         rc = insert_full(txn, id, op->guild_id, name, perms, 1, op->color, op->hoist,
@@ -344,7 +337,7 @@ int hs_role_edit_fn(hs_txn *txn, void *arg, hs_error *err)
     sqlite3_bind_int(s, 4, hoist);
     sqlite3_bind_int(s, 5, mentionable);
     hs_bind_id(s, 6, r.id);
-    rc = step_done(db, s, err, "editing a role");
+    rc = hs_db_step_done(db, s, err, "editing a role");
     if (rc == 0)
         rc = role_event(txn, "GUILD_ROLE_UPDATE", op->guild_id, r.id, op->actor_id, err);
     if (rc == 0 && json_array_size(changes) > 0) {
@@ -380,7 +373,7 @@ static int drop_overwrites(hs_txn *txn, uint64_t guild_id, uint64_t role_id, uin
     sqlite3_reset(s);
     s = hs_db_stmt(db, "DELETE FROM overwrites WHERE target_id = ? AND type = 0");
     hs_bind_id(s, 1, role_id);
-    int rc = step_done(db, s, err, "removing overwrites");
+    int rc = hs_db_step_done(db, s, err, "removing overwrites");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         json_t *ch = hs_channel_json(db, chans[i]);
         if (ch) /* deleted channels lose the row and need no event */
@@ -404,18 +397,18 @@ int hs_role_remove(hs_txn *txn, uint64_t guild_id, uint64_t role_id, uint64_t ac
     sqlite3_stmt *s = hs_db_stmt(db, "DELETE FROM member_roles WHERE guild_id = ? AND role_id = ?");
     hs_bind_id(s, 1, guild_id);
     hs_bind_id(s, 2, role_id);
-    rc = step_done(db, s, err, "taking a role");
+    rc = hs_db_step_done(db, s, err, "taking a role");
     if (rc == 0) {
         s = hs_db_stmt(db, "DELETE FROM roles WHERE id = ?");
         hs_bind_id(s, 1, role_id);
-        rc = step_done(db, s, err, "deleting a role");
+        rc = hs_db_step_done(db, s, err, "deleting a role");
     }
     if (rc == 0) {
         s = hs_db_stmt(db, "UPDATE roles SET position = position - 1 WHERE guild_id = ?1 AND "
                            "id != ?1 AND position > ?2");
         hs_bind_id(s, 1, guild_id);
         sqlite3_bind_int(s, 2, r.position);
-        rc = step_done(db, s, err, "moving roles");
+        rc = hs_db_step_done(db, s, err, "moving roles");
     }
     if (rc == 0)
         rc = hs_txn_event(txn, "GUILD_ROLE_DELETE", guild_id, 0, actor_id,

@@ -196,6 +196,13 @@ int hs_db_exec(hs_db *h, const char *sql, hs_error *err)
     return 0;
 }
 
+int hs_db_step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
+}
+
 int hs_db_error(hs_db *h, hs_error *err, const char *what)
 {
     return hs_error_set(err, HS_EIO, "%s: %s", what, sqlite3_errmsg(h->db));

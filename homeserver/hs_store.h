@@ -40,6 +40,8 @@ sqlite3 *hs_db_handle(hs_db *db);
 sqlite3_stmt *hs_db_stmt(hs_db *db, const char *sql);
 /* Runs SQL with no results (one or more statements). */
 int hs_db_exec(hs_db *db, const char *sql, hs_error *err);
+/* Steps a statement that returns no rows and resets it: 0, or HS_EIO naming `what`. */
+int hs_db_step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what);
 /* Maps an SQLite failure to HS_EIO with the statement's error message. */
 int hs_db_error(hs_db *db, hs_error *err, const char *what);
 

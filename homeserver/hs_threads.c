@@ -23,13 +23,6 @@
 
 #define MESSAGE_FLAG_HAS_THREAD (1 << 5)
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : hs_db_error(db, err, what);
-}
-
 static int missing_permissions(hs_error *err)
 {
     return hs_error_reason(err, HS_EPERM, HS_R_MISSING_PERMISSIONS, "Missing Permissions");
@@ -155,7 +148,7 @@ static int member_add(hs_txn *txn, const struct hs_channel *th, uint64_t user_id
     hs_bind_id(s, 1, th->id);
     hs_bind_id(s, 2, user_id);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)hs_txn_now_ms(txn));
-    int rc = step_done(db, s, err, "adding a thread member");
+    int rc = hs_db_step_done(db, s, err, "adding a thread member");
     if (rc < 0)
         return rc;
     json_t *self = hs_thread_member_json(db, th->id, user_id, 0);
@@ -180,7 +173,7 @@ static int member_remove(hs_txn *txn, const struct hs_channel *th, uint64_t user
         hs_db_stmt(db, "DELETE FROM thread_members WHERE thread_id = ? AND user_id = ?");
     hs_bind_id(s, 1, th->id);
     hs_bind_id(s, 2, user_id);
-    int rc = step_done(db, s, err, "removing a thread member");
+    int rc = hs_db_step_done(db, s, err, "removing a thread member");
     if (rc < 0)
         return rc;
     json_t *ev =
@@ -283,7 +276,7 @@ int hs_thread_create_fn(hs_txn *txn, void *arg, hs_error *err)
         sqlite3_bind_int(s, 1, MESSAGE_FLAG_HAS_THREAD);
         hs_bind_id(s, 2, parent.id);
         hs_bind_id(s, 3, op->message_id);
-        if ((rc = step_done(db, s, err, "marking a thread's message")) < 0)
+        if ((rc = hs_db_step_done(db, s, err, "marking a thread's message")) < 0)
             return rc;
         id = op->message_id;
     } else {
@@ -303,7 +296,7 @@ int hs_thread_create_fn(hs_txn *txn, void *arg, hs_error *err)
     sqlite3_bind_int(s, 8, type == HS_CHANNEL_PRIVATE_THREAD ? !!op->invitable : 1);
     sqlite3_bind_int(s, 9, archive);
     sqlite3_bind_int64(s, 10, (sqlite3_int64)hs_txn_now_ms(txn));
-    if ((rc = step_done(db, s, err, "storing a thread")) < 0)
+    if ((rc = hs_db_step_done(db, s, err, "storing a thread")) < 0)
         return rc;
 
     /* THREAD_CREATE first, so that clients know the thread before its member events; the
@@ -315,7 +308,7 @@ int hs_thread_create_fn(hs_txn *txn, void *arg, hs_error *err)
     hs_bind_id(ins, 1, id);
     hs_bind_id(ins, 2, op->actor_id);
     sqlite3_bind_int64(ins, 3, (sqlite3_int64)hs_txn_now_ms(txn));
-    if ((rc = step_done(db, ins, err, "adding a thread member")) < 0)
+    if ((rc = hs_db_step_done(db, ins, err, "adding a thread member")) < 0)
         return rc;
     op->thread = hs_channel_json(db, id);
     json_t *ev = json_deep_copy(op->thread);
@@ -425,7 +418,7 @@ int hs_thread_update(hs_txn *txn, struct hs_channel_update *op, const struct hs_
     sqlite3_bind_int(s, 12, op->rate_limit_per_user);
     sqlite3_bind_int(s, 13, !!(set & HS_CHUP_INVITABLE));
     sqlite3_bind_int(s, 14, !!op->invitable);
-    if ((rc = step_done(db, s, err, "updating a thread")) < 0)
+    if ((rc = hs_db_step_done(db, s, err, "updating a thread")) < 0)
         goto out;
     op->channel = hs_channel_json(db, ch->id);
     changes = hs_channel_changes(before, op->channel, thread_audit_keys);
@@ -451,7 +444,7 @@ int hs_thread_delete(hs_txn *txn, struct hs_channel_delete *op, const struct hs_
         return missing_permissions(err);
     sqlite3_stmt *s = hs_db_stmt(db, "UPDATE channels SET deleted = 1 WHERE id = ?");
     hs_bind_id(s, 1, ch->id);
-    int rc = step_done(db, s, err, "deleting a thread");
+    int rc = hs_db_step_done(db, s, err, "deleting a thread");
     if (rc < 0)
         return rc;
     op->channel = hs_channel_json_any(db, ch->id, 1);
@@ -478,7 +471,7 @@ int hs_thread_check_post(hs_txn *txn, const struct hs_channel *ch, uint64_t perm
             hs_db_stmt(db, "UPDATE channels SET archived = 0, archive_timestamp = ? WHERE id = ?");
         sqlite3_bind_int64(s, 1, (sqlite3_int64)hs_txn_now_ms(txn));
         hs_bind_id(s, 2, ch->id);
-        if ((rc = step_done(db, s, err, "unarchiving a thread")) < 0)
+        if ((rc = hs_db_step_done(db, s, err, "unarchiving a thread")) < 0)
             return rc;
         rc = hs_txn_event(txn, "THREAD_UPDATE", ch->guild_id, ch->id, 0,
                           hs_channel_json(db, ch->id), err);
@@ -488,7 +481,7 @@ int hs_thread_check_post(hs_txn *txn, const struct hs_channel *ch, uint64_t perm
     sqlite3_stmt *s =
         hs_db_stmt(db, "UPDATE channels SET message_count = message_count + 1 WHERE id = ?");
     hs_bind_id(s, 1, ch->id);
-    return step_done(db, s, err, "counting a thread's message");
+    return hs_db_step_done(db, s, err, "counting a thread's message");
 }
 
 /* ------------------------------------------------------------------ listings */

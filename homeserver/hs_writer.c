@@ -44,15 +44,6 @@ struct hs_writer {
     struct hs_writer_stats stats;
 };
 
-static int step_done(hs_db *db, sqlite3_stmt *s, hs_error *err, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return hs_db_error(db, err, what);
-    return 0;
-}
-
 hs_db *hs_txn_db(hs_txn *txn)
 {
     return hs_store_write_db(txn->w->store);
@@ -87,7 +78,7 @@ int hs_txn_event(hs_txn *txn, const char *type, uint64_t guild_id, uint64_t chan
         hs_bind_id(s, 4, actor_id);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)txn->now_ms);
     sqlite3_bind_text(s, 6, text, -1, free);
-    int rc = step_done(db, s, err, "recording an event");
+    int rc = hs_db_step_done(db, s, err, "recording an event");
     if (rc < 0) {
         hs_event_unref(ev);
         return rc;
@@ -109,7 +100,7 @@ static void drop_events_from(hs_txn *txn, size_t from)
 
 static int exec_simple(hs_db *db, const char *sql, hs_error *err)
 {
-    return step_done(db, hs_db_stmt(db, sql), err, sql);
+    return hs_db_step_done(db, hs_db_stmt(db, sql), err, sql);
 }
 
 /* Runs one group. Returns 0 when it committed. */
