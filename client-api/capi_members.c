@@ -118,6 +118,45 @@ static int get_permissions(capi_req *req, json_t *body, uint64_t *out)
     return -1;
 }
 
+/*
+ * A role's colour: `color`, or Discord's newer `colors {primary_color, secondary_color,
+ * tertiary_color}`, the only form discord.js sends since 14.19. A role has one colour here
+ * (no ENHANCED_ROLE_COLORS feature): primary_color is that colour and the other two are
+ * ignored, as Discord ignores them without the feature. `colors` wins over `color`.
+ * Returns capi_get_int's convention.
+ */
+static int get_color(capi_req *req, json_t *body, int *out)
+{
+    int rc = capi_get_int(req, body, "color", 0, HS_ROLE_COLOR_MAX, out);
+    json_t *colors = json_object_get(body, "colors");
+    if (rc < 0 || !colors || json_is_null(colors))
+        return rc;
+    if (!json_is_object(colors)) {
+        capi_form_error(req, "colors", "MODEL_TYPE_CONVERT", "Only dictionaries may be used.");
+        return -1;
+    }
+    json_t *v = json_object_get(colors, "primary_color");
+    if (!v || json_is_null(v))
+        return rc;
+    if (!json_is_integer(v)) {
+        capi_form_error(req, "colors.primary_color", "NUMBER_TYPE_COERCE", "Value is not int.");
+        return -1;
+    }
+    json_int_t n = json_integer_value(v);
+    if (n < 0) {
+        capi_form_error(req, "colors.primary_color", "NUMBER_TYPE_MIN",
+                        "int value should be greater than or equal to 0.");
+        return -1;
+    }
+    if (n > HS_ROLE_COLOR_MAX) {
+        capi_form_error(req, "colors.primary_color", "NUMBER_TYPE_MAX",
+                        "int value should be less than or equal to 16777215.");
+        return -1;
+    }
+    *out = (int)n;
+    return 1;
+}
+
 /* A snowflake given as a decimal string or an integer: 0, or -1 when it is not one. */
 static int id_value(json_t *v, uint64_t *out)
 {
@@ -186,7 +225,7 @@ static void role_create(capi_req *req)
     op->reason = capi_audit_reason(req);
     capi_get_string(req, body, "name", &op->name);
     op->has_permissions = get_permissions(req, body, &op->permissions) == 1;
-    capi_get_int(req, body, "color", 0, HS_ROLE_COLOR_MAX, &op->color);
+    get_color(req, body, &op->color);
     capi_get_bool(req, body, "hoist", &op->hoist);
     capi_get_bool(req, body, "mentionable", &op->mentionable);
     if (capi_form_failed(req)) {
@@ -217,7 +256,7 @@ static void role_edit(capi_req *req)
         op->set |= HS_ROLE_SET_NAME;
     if (get_permissions(req, body, &op->permissions) == 1)
         op->set |= HS_ROLE_SET_PERMISSIONS;
-    if (capi_get_int(req, body, "color", 0, HS_ROLE_COLOR_MAX, &op->color) == 1)
+    if (get_color(req, body, &op->color) == 1)
         op->set |= HS_ROLE_SET_COLOR;
     if (capi_get_bool(req, body, "hoist", &op->hoist) == 1)
         op->set |= HS_ROLE_SET_HOIST;

@@ -383,6 +383,33 @@ def test_role_edit(world):
     assert out2["name"] == "Edited" and out2["color"] == 7 and out2["hoist"] is True
 
 
+def test_role_colors_object(world):
+    """`colors {primary_color, ...}`, the only form discord.js 14.19+ sends, sets the colour;
+    it wins over `color`; secondary and tertiary colours are ignored (no enhanced colours)."""
+    base = f"/guilds/{world.gid}/roles"
+    r = ok(world.owner.post(base, {"name": "Colors", "colors": {
+        "primary_color": 0x3498DB, "secondary_color": None, "tertiary_color": None}}))
+    check_role(r)
+    assert r["color"] == 0x3498DB and world.role(r["id"]) == r
+    out = ok(world.owner.patch(f"{base}/{r['id']}", {"color": 1, "colors": {
+        "primary_color": 0xE91E63, "secondary_color": 0x00FF00}}))
+    check_role(out)  # secondary_color stays null
+    assert out["color"] == 0xE91E63 and world.role(r["id"]) == out
+    # colors without primary_color, or null, changes nothing (but `color` still applies)
+    assert ok(world.owner.patch(f"{base}/{r['id']}", {"colors": {}}))["color"] == 0xE91E63
+    assert ok(world.owner.patch(f"{base}/{r['id']}", {"colors": None, "color": 5}))["color"] == 5
+    before = world.roles()
+    for body, field, code in (
+            ({"colors": 5}, "colors", "MODEL_TYPE_CONVERT"),
+            ({"colors": {"primary_color": "red"}}, "colors.primary_color", "NUMBER_TYPE_COERCE"),
+            ({"colors": {"primary_color": -1}}, "colors.primary_color", "NUMBER_TYPE_MIN"),
+            ({"colors": {"primary_color": 1 << 24}}, "colors.primary_color", "NUMBER_TYPE_MAX"),
+            ({"color": -1, "colors": {"primary_color": 1}}, "color", "NUMBER_TYPE_MIN")):
+        form_err(world.owner.post(base, {"name": "bad", **body}), field, code)
+        form_err(world.owner.patch(f"{base}/{r['id']}", body), field, code)
+    assert world.roles() == before
+
+
 def test_role_edit_validation_and_refusals(world):
     low = world.new_role("Low", MANAGE_GUILD)  # holds a permission the moderator lacks
     base = f"/guilds/{world.gid}/roles"
