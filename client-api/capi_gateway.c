@@ -528,6 +528,7 @@ static void *gateway_main(void *arg)
     flush_and_reap(gw);
     while (gw->conns)
         conn_drop(gw->conns);
+    gw->stopping_sessions = 1;
     while (gw->sessions)
         gw_session_free(gw, gw->sessions);
     gw_guilds_free(gw);

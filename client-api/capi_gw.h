@@ -174,7 +174,8 @@ struct capi_gateway {
     size_t gcap, gcount;
     struct gw_user **utable; /* open addressing by user id */
     size_t ucap, ucount;
-    uint64_t dm_epoch; /* moves when any DM's recipients change */
+    uint64_t dm_epoch;     /* moves when any DM's recipients change */
+    int stopping_sessions; /* shutting down: sessions end without consequences */
 };
 
 struct route;

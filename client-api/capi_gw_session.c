@@ -9,6 +9,7 @@
 #include "hs_dms.h"
 #include "hs_guilds.h"
 #include "hs_log.h"
+#include "hs_members.h"
 #include "hs_perm.h"
 #include "hs_threads.h"
 #include "hs_time.h"
@@ -219,6 +220,13 @@ void gw_session_add_guild(capi_gateway *gw, struct gw_session *s, uint64_t gid)
     s->nguilds++;
 }
 
+static void expire_done(void *arg, int rc, const hs_error *err)
+{
+    (void)rc;
+    (void)err;
+    free(arg);
+}
+
 void gw_session_free(capi_gateway *gw, struct gw_session *s)
 {
     if (s->conn)
@@ -238,6 +246,13 @@ void gw_session_free(capi_gateway *gw, struct gw_session *s)
     }
     if (s->user_next)
         s->user_next->user_prev = s->user_prev;
+    if (!gw->stopping_sessions && !gw_user_sessions(gw, s->user_id)) {
+        /* The user's last session is over: temporary memberships end (not when the server
+         * itself stops, which ends every session). */
+        struct hs_member_expire *op = hs_xcalloc(1, sizeof(*op));
+        op->user_id = s->user_id;
+        hs_writer_submit(hs_core_writer(gw->core), hs_member_expire_temporary_fn, expire_done, op);
+    }
     for (size_t i = 0; i < s->ring_len; i++)
         free(s->ring[(s->ring_start + i) % s->ring_cap]);
     free(s->ring);

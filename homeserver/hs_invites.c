@@ -427,11 +427,12 @@ int hs_invite_accept_fn(hs_txn *txn, void *arg, hs_error *err)
         op->joined = 0;
         return 0;
     }
-    sqlite3_stmt *s =
-        hs_db_stmt(db, "INSERT INTO members (guild_id, user_id, joined_at) VALUES (?, ?, ?)");
+    sqlite3_stmt *s = hs_db_stmt(
+        db, "INSERT INTO members (guild_id, user_id, joined_at, temporary) VALUES (?, ?, ?, ?)");
     hs_bind_id(s, 1, r.guild_id);
     hs_bind_id(s, 2, op->user_id);
     sqlite3_bind_int64(s, 3, (sqlite3_int64)hs_txn_now_ms(txn));
+    sqlite3_bind_int(s, 4, r.temporary);
     rc = hs_db_step_done(db, s, err, "storing a member");
     if (rc < 0)
         return rc;

@@ -465,6 +465,29 @@ static int remove_member(hs_txn *txn, uint64_t guild_id, uint64_t user_id, uint6
     return rc;
 }
 
+int hs_member_expire_temporary_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    struct hs_member_expire *op = arg;
+    hs_db *db = hs_txn_db(txn);
+    uint64_t gids[64];
+    size_t n = 0;
+    sqlite3_stmt *s = hs_db_stmt(
+        db, "SELECT m.guild_id FROM members m WHERE m.user_id = ?1 AND m.temporary = 1 AND NOT "
+            "EXISTS (SELECT 1 FROM member_roles r WHERE r.guild_id = m.guild_id AND r.user_id = "
+            "?1) AND m.user_id != (SELECT owner_id FROM guilds WHERE id = m.guild_id)");
+    hs_bind_id(s, 1, op->user_id);
+    while (n < HS_ARRAY_LEN(gids) && sqlite3_step(s) == SQLITE_ROW)
+        gids[n++] = hs_col_id(s, 0);
+    sqlite3_reset(s);
+    for (size_t i = 0; i < n; i++) {
+        int rc = remove_member(txn, gids[i], op->user_id, 0, err);
+        if (rc < 0)
+            return rc;
+        op->removed++;
+    }
+    return 0;
+}
+
 int hs_member_kick_fn(hs_txn *txn, void *arg, hs_error *err)
 {
     struct hs_member_kick *op = arg;

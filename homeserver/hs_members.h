@@ -83,6 +83,17 @@ struct hs_member_kick {
 };
 int hs_member_kick_fn(hs_txn *txn, void *arg, hs_error *err);
 
+/*
+ * Write: the user's last gateway session has ended, so it leaves every guild it joined
+ * through a temporary invite and where it still has no role (Discord's temporary
+ * membership). Records GUILD_MEMBER_REMOVE for each; removed counts them.
+ */
+struct hs_member_expire {
+    uint64_t user_id;
+    int removed; /* out */
+};
+int hs_member_expire_temporary_fn(hs_txn *txn, void *arg, hs_error *err);
+
 /* Write: user_id leaves guild_id. HS_R_UNKNOWN_GUILD when not a member,
  * HS_R_OWNER_CANNOT_LEAVE for the owner. */
 struct hs_member_leave {

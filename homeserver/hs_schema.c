@@ -209,6 +209,10 @@ static const char *const migrations[] = {
      * channel, and triggers that keep both in the transaction of every message write.
      * Existing messages are indexed here. */
     HS_SEARCH_MIGRATION,
+
+    /* 7: temporary membership (an invite's `temporary`): such a member is removed when its
+     * last gateway session ends, unless it has been given a role (spec/rest-invites.md). */
+    "ALTER TABLE members ADD COLUMN temporary INTEGER NOT NULL DEFAULT 0;",
 };
 
 int hs_schema_version_latest(void)

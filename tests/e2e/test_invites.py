@@ -533,3 +533,64 @@ def test_created_invite_ids(alice, general):
     assert_snowflake(inv["guild"]["id"])
     assert_snowflake(inv["channel"]["id"])
     assert_snowflake(inv["inviter"]["id"])
+
+
+# --------------------------------------------------------------------------- temporary
+
+
+def _gateway_session_then_close(server, token: str, close_code: int):
+    from gateway_client import GatewayClient
+    from gateway_client import run as gw_run
+
+    async def body():
+        gw = await GatewayClient(server).open()
+        await gw.hello()
+        await gw.identify(token)
+        await gw.close(close_code)
+
+    gw_run(body())
+
+
+def _wait_until(pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def test_temporary_member_leaves_when_its_last_session_ends(server, alice, guild, general):
+    temp = new_user(server, "temp")
+    code = new_invite(alice, general, temporary=True)["code"]
+    ok(temp.post(f"/invites/{code}"))
+    assert is_member(temp, guild["id"])
+    # A session that ends (the client closes with 1000) is the end of the membership.
+    _gateway_session_then_close(server, temp.token, 1000)
+    assert _wait_until(lambda: not is_member(temp, guild["id"])), "temporary member stayed"
+    # The owner's view agrees, and the audit of joins is unaffected.
+    err(alice.get(f"/guilds/{guild['id']}/members/{temp.user_id}"), 404, 10007)
+
+
+def test_temporary_member_with_a_role_stays(server, alice, guild, general):
+    temp = new_user(server, "temprole")
+    code = new_invite(alice, general, temporary=True)["code"]
+    ok(temp.post(f"/invites/{code}"))
+    role = ok(alice.post(f"/guilds/{guild['id']}/roles", {"name": "keeper"}))
+    ok(alice.put(f"/guilds/{guild['id']}/members/{temp.user_id}/roles/{role['id']}"), 204)
+    _gateway_session_then_close(server, temp.token, 1000)
+    # Give the server time to act on the session's end, then check nothing happened:
+    # a marker write after it is committed after any expiry the gateway queued.
+    time.sleep(0.3)
+    alice.send(general, "marker")
+    assert is_member(temp, guild["id"])
+
+
+def test_ordinary_member_stays_after_its_session_ends(server, alice, guild, general):
+    plain = new_user(server, "plain")
+    code = new_invite(alice, general)["code"]
+    ok(plain.post(f"/invites/{code}"))
+    _gateway_session_then_close(server, plain.token, 1000)
+    time.sleep(0.3)
+    alice.send(general, "marker")
+    assert is_member(plain, guild["id"])
