@@ -284,6 +284,15 @@ def rows() -> list[Row]:
         R("POST", "/channels/:channel_id/messages", "dm", scope="dm",
           setup=lambda w: {"channel_id": w.dm}, body=uniq("dm post"),
           snap=history("channel_id")),
+        # Search (spec/rest-search.md §5): a guild search is for members and shows only what
+        # the searcher may read; a channel search needs view and history there.
+        R("GET", "/guilds/:guild_id/messages/search", setup=G,
+          query=lambda w, c: {"content": f"zq-secret-message-{w.tag}"}),
+        R("GET", "/channels/:channel_id/messages/search", scope="private", setup=P,
+          needs=need("READ_MESSAGE_HISTORY"),
+          query=lambda w, c: {"content": f"zq-secret-message-{w.tag}"}),
+        R("GET", "/channels/:channel_id/messages/search", "dm", scope="dm",
+          setup=lambda w: {"channel_id": w.dm}, query=lambda w, c: {"content": "zq"}),
         R("POST", "/channels/:channel_id/typing", scope="private", setup=P,
           needs=need("SEND_MESSAGES"), ok=204, nosnap="typing is ephemeral, never stored"),
         # Undocumented in spec/client-api.md: fetching one message needs READ_MESSAGE_HISTORY
