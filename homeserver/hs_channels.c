@@ -501,11 +501,20 @@ static const char *const channel_audit_keys[] = {
 
 /* ------------------------------------------------------------------ create */
 
-static int is_category_of(hs_db *db, uint64_t channel_id, uint64_t guild_id)
+/* Whether actor may see the channel: one that is hidden from someone can be neither moved
+ * nor used as a parent by them (else its existence would show). */
+static int viewable(hs_db *db, uint64_t channel_id, uint64_t actor_id)
+{
+    uint64_t perms;
+    return hs_perm_channel(db, channel_id, actor_id, 0, &perms, NULL) == 0 &&
+           (perms & HS_PERM_VIEW_CHANNEL);
+}
+
+static int is_category_of(hs_db *db, uint64_t channel_id, uint64_t guild_id, uint64_t actor_id)
 {
     struct hs_channel parent;
     return hs_channel_get(db, channel_id, &parent, NULL) == 0 && parent.guild_id == guild_id &&
-           parent.type == HS_CHANNEL_CATEGORY;
+           parent.type == HS_CHANNEL_CATEGORY && viewable(db, channel_id, actor_id);
 }
 
 static int check_name(const char *name, hs_error *err)
@@ -562,7 +571,8 @@ int hs_channel_create_fn(hs_txn *txn, void *arg, hs_error *err)
         (rc = check_rate_limit(op->rate_limit_per_user, err)) < 0)
         return rc;
     if (op->parent_id &&
-        (op->type == HS_CHANNEL_CATEGORY || !is_category_of(db, op->parent_id, op->guild_id)))
+        (op->type == HS_CHANNEL_CATEGORY ||
+         !is_category_of(db, op->parent_id, op->guild_id, op->actor_id)))
         return hs_error_form(err, "parent_id", "CHANNEL_PARENT_INVALID",
                              "Not a category of this guild.");
     if (op->overwrites && !json_is_null(op->overwrites)) {
@@ -653,7 +663,8 @@ int hs_channel_update_fn(hs_txn *txn, void *arg, hs_error *err)
         return rc;
     if ((set & HS_CHUP_RATE_LIMIT) && (rc = check_rate_limit(op->rate_limit_per_user, err)) < 0)
         return rc;
-    if ((set & HS_CHUP_PARENT) && op->parent_id && !is_category_of(db, op->parent_id, ch.guild_id))
+    if ((set & HS_CHUP_PARENT) && op->parent_id &&
+        !is_category_of(db, op->parent_id, ch.guild_id, op->actor_id))
         return hs_error_form(err, "parent_id", "CHANNEL_PARENT_INVALID",
                              "Not a category of this guild.");
     if (set & HS_CHUP_OVERWRITES) {
@@ -782,12 +793,13 @@ int hs_channel_positions_fn(hs_txn *txn, void *arg, hs_error *err)
         const struct hs_channel_position *p = &op->items[i];
         struct hs_channel ch;
         if (hs_channel_get(db, p->id, &ch, NULL) < 0 || ch.guild_id != op->guild_id ||
-            HS_CHANNEL_IS_THREAD(ch.type)) {
+            HS_CHANNEL_IS_THREAD(ch.type) || !viewable(db, p->id, op->actor_id)) {
             snprintf(path, sizeof(path), "%zu.id", i);
             return hs_error_form(err, path, "CHANNEL_INVALID", "Not a channel of this guild.");
         }
         if (p->set_parent && p->parent_id &&
-            (ch.type == HS_CHANNEL_CATEGORY || !is_category_of(db, p->parent_id, op->guild_id))) {
+            (ch.type == HS_CHANNEL_CATEGORY ||
+             !is_category_of(db, p->parent_id, op->guild_id, op->actor_id))) {
             snprintf(path, sizeof(path), "%zu.parent_id", i);
             return hs_error_form(err, path, "CHANNEL_PARENT_INVALID",
                                  "Not a category of this guild.");

@@ -1027,3 +1027,24 @@ def test_slowmode(alice, plain, mod, chanmgr, guild):
     assert ok(alice.get(f"/channels/{t['id']}"))["message_count"] == 1
     mod.send(t["id"], "m1")
     mod.send(t["id"], "m2")
+
+
+def test_hidden_channels_can_be_neither_moved_nor_used_as_parents(alice, chanmgr, guild):
+    """MANAGE_CHANNELS does not reach channels one cannot see: moving one, or naming a hidden
+    category as a parent, answers as for a channel that does not exist."""
+    g = guild["id"]
+    hidden = alice.create_channel(g, "hidden-room")["id"]
+    category = alice.create_channel(g, "Hidden Cat", 4)["id"]
+    for ch in (hidden, category):
+        ok(alice.put(f"/channels/{ch}/permissions/{chanmgr.user_id}",
+                     ow(chanmgr.user_id, 1, deny=P["VIEW_CHANNEL"])), 204)
+    before = channel(alice, hidden)
+    r = chanmgr.patch(f"/guilds/{g}/channels", [{"id": hidden, "position": 42}])
+    form_err(r, "0.id", "CHANNEL_INVALID")
+    assert channel(alice, hidden) == before
+    r = chanmgr.post(f"/guilds/{g}/channels", {"name": "under-hidden", "parent_id": category})
+    form_err(r, "parent_id", "CHANNEL_PARENT_INVALID")
+    assert "under-hidden" not in {c["name"] for c in ok(alice.get(f"/guilds/{g}/channels"))}
+    # The owner, who sees both, may.
+    ok(alice.patch(f"/guilds/{g}/channels", [{"id": hidden, "position": 42}]), 204)
+    assert channel(alice, hidden)["position"] == 42
