@@ -919,7 +919,7 @@ static void test_resolve(void **state)
     query_free(q);
 }
 
-/* A database from before the index (schema 5) gets its messages indexed by migration 6. */
+/* A database from before the index gets its messages indexed by the index migration. */
 static void test_migration_backfill(void **state)
 {
     struct fx *fx = *state;
@@ -934,10 +934,12 @@ static void test_migration_backfill(void **state)
     assert_int_equal(sqlite3_exec(h,
                                   "DROP TRIGGER message_search_insert; DROP TRIGGER "
                                   "message_search_update; DROP TRIGGER message_search_delete; "
-                                  "DROP TABLE message_fts; DROP TABLE message_search; "
-                                  "PRAGMA user_version = 5;",
+                                  "DROP TABLE message_fts; DROP TABLE message_search;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
+    /* The migration itself, on a database that has messages but no index: later migrations
+     * stay applied, so this does not depend on how many come after it. */
+    assert_int_equal(sqlite3_exec(h, HS_SEARCH_MIGRATION, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(h);
     hs_error err;
     assert_int_equal(hs_core_open(&fx->core, &fx->cfg, &err), 0);
