@@ -164,8 +164,21 @@ void capi_ratelimit_take(capi_ratelimit *rl, const struct capi_rl_key *key, int 
     if (b) {
         lru_unlink(sh, b);
     } else {
-        while (sh->tail && (sh->tail->window_end <= now_ms || sh->n >= sh->cap))
+        while (sh->tail && sh->tail->window_end <= now_ms)
             drop(sh, sh->tail);
+        if (sh->n >= sh->cap) {
+            /* Full: an expired bucket near the tail goes before the least recently used
+             * live one (a bounded look, so a spray of keys costs O(1) per insertion). */
+            struct bucket *victim = sh->tail;
+            int k = 0;
+            for (struct bucket *c = sh->tail; c && k < 16; c = c->newer, k++) {
+                if (c->window_end <= now_ms) {
+                    victim = c;
+                    break;
+                }
+            }
+            drop(sh, victim);
+        }
         b = hs_xcalloc(1, sizeof(*b));
         b->key = *key;
         b->hash = h;
