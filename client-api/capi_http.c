@@ -22,6 +22,8 @@ enum { REQ_NEW, REQ_PENDING, REQ_READY };
 
 static void req_free(capi_req *req)
 {
+    if (!req->body_too_large)
+        atomic_fetch_sub(&req->srv->buffered, req->body.len);
     if (req->op_free)
         req->op_free(req->op);
     if (req->upgrade_resp)
@@ -108,11 +110,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         if (!req->body_too_large) {
-            if (req->body.len + *upload_data_size > body_limit(req)) {
+            /* Each body is bounded, and so is the sum of all bodies held at once, so that
+             * many concurrent uploads cannot exhaust memory. */
+            size_t n = *upload_data_size;
+            size_t held = atomic_fetch_add(&srv->buffered, n) + n;
+            if (req->body.len + n > body_limit(req) ||
+                held > (size_t)srv->cfg->max_buffered_bytes) {
+                atomic_fetch_sub(&srv->buffered, req->body.len + n);
                 req->body_too_large = 1;
                 hs_buf_release(&req->body);
             } else {
-                hs_buf_add(&req->body, upload_data, *upload_data_size);
+                hs_buf_add(&req->body, upload_data, n);
             }
         }
         *upload_data_size = 0;
@@ -247,6 +255,7 @@ int capi_server_new(capi_server **out, hs_core *core, hs_error *err)
     srv->core = core;
     srv->cfg = cfg;
     atomic_init(&srv->suspended, 0);
+    atomic_init(&srv->buffered, 0);
     /* Before the daemon starts: its threads read these from the first request on. */
     srv->ratelimit = capi_ratelimit_new(cfg);
     srv->gw = capi_gateway_new(core);

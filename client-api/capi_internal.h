@@ -28,7 +28,8 @@ struct capi_server {
     capi_gateway *gw;
     /* HTTP rate limits (capi_ratelimit.c). */
     capi_ratelimit *ratelimit;
-    atomic_int suspended; /* requests waiting on the writer or the pool */
+    atomic_int suspended;   /* requests waiting on the writer or the pool */
+    atomic_size_t buffered; /* bytes of request bodies held by all requests */
     int port;
 };
 

@@ -45,6 +45,8 @@ static const struct cfg_row rows[] = {
      "largest JSON request body accepted, in bytes"},
     {"max-upload-bytes", CFG_INT, OFF(max_upload_bytes), "26214400", 1024, 1 << 30, NULL,
      "largest multipart/form-data request (a message with files) accepted, in bytes"},
+    {"max-buffered-bytes", CFG_INT, OFF(max_buffered_bytes), "268435456", 1 << 20, 1 << 30, NULL,
+     "request bodies held in memory at once, all connections together (413 beyond)"},
     {"max-connections", CFG_INT, OFF(max_connections), "16000", 16, 1000000, NULL,
      "most client HTTP connections held at once"},
     {"per-ip-connections", CFG_INT, OFF(per_ip_connections), "0", 0, 1000000, NULL,

@@ -25,6 +25,7 @@ typedef struct hs_config {
     int http_threads;
     int max_body_bytes;
     int max_upload_bytes;
+    int max_buffered_bytes;
     int max_connections;
     int per_ip_connections;
     int connection_timeout;
