@@ -25,6 +25,8 @@ static void req_free(capi_req *req)
         req->op_free(req->op);
     if (req->upgrade_resp)
         MHD_destroy_response(req->upgrade_resp);
+    if (req->raw_resp)
+        MHD_destroy_response(req->raw_resp);
     free(req->gw_params);
     free(req->audit_reason);
     for (int i = 0; i < req->nheaders; i++)
@@ -41,6 +43,8 @@ static enum MHD_Result send_response(capi_req *req)
     struct MHD_Response *r;
     if (req->upgrade_resp)
         return MHD_queue_response(req->conn, MHD_HTTP_SWITCHING_PROTOCOLS, req->upgrade_resp);
+    if (req->raw_resp)
+        return MHD_queue_response(req->conn, req->status ? req->status : 500, req->raw_resp);
     if (req->resp) {
         char *text = json_dumps(req->resp, JSON_COMPACT);
         HS_ASSERT(text);

@@ -70,8 +70,9 @@ struct capi_req {
         char *value;      /* owned */
     } headers[8];
     int nheaders;
-    json_t *resp;        /* NULL: empty body */
-    json_t *form_errors; /* collected 50035 errors */
+    json_t *resp;                  /* NULL: empty body */
+    struct MHD_Response *raw_resp; /* a prepared non-JSON body (a file), sent with status */
+    json_t *form_errors;           /* collected 50035 errors */
 };
 
 /* Routing (capi_routes.c). A route table is an array ending with a NULL method. A pattern

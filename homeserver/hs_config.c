@@ -65,6 +65,9 @@ static const struct cfg_row rows[] = {
      "dispatches kept per gateway session for RESUME"},
     {"gateway-max-queued-bytes", CFG_INT, OFF(gateway_max_queued_bytes), "4194304", 65536, 1 << 30,
      NULL, "bytes queued to one slow gateway client before it is closed (resumable)"},
+    {"web-dir", CFG_STR, OFF(web_dir), "", 0, 4096, NULL,
+     "directory of the web client's files served at / (empty: the source tree's web/ for a "
+     "build-tree hearthd, else share/hearth/web beside the installed one)"},
 };
 
 static const struct cfg_row *find_row(const char *name, size_t len)

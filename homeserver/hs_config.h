@@ -35,6 +35,7 @@ typedef struct hs_config {
     int gateway_resume_seconds;
     int gateway_replay_events;
     int gateway_max_queued_bytes;
+    char *web_dir; /* "": the default chosen by capi_static.c */
 } hs_config;
 
 /* Fills every field with its default. Release with hs_config_release. */
