@@ -170,10 +170,13 @@ export async function openPage(browser, server, { token, viewport = DESKTOP, pat
   const page = await context.newPage();
   page.consoleErrors = [];
   page.allowed = [];
+  page.always = [];
   page.expectError = (re) => page.allowed.push(re);
+  page.allowAlways = (re) => page.always.push(re);
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const text = m.text();
+    if (page.always.some((re) => re.test(text))) return;
     const i = page.allowed.findIndex((re) => re.test(text));
     if (i >= 0) page.allowed.splice(i, 1);
     else page.consoleErrors.push(text);

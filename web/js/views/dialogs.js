@@ -8,9 +8,12 @@ import { h, $, $$ } from '../dom.js';
 import { ApiError } from '../api.js';
 
 export function modal({ title, body, actions = [], wide = false, onClose, label }) {
+  // Focus goes back where it came from; a dialog opened from one that is closing (a
+  // choice that leads to a form) goes back to where that one came from.
   const opener = document.activeElement;
+  const fallback = opener && opener.closest && opener.closest('dialog') ? opener.closest('dialog')._opener : null;
   const titleId = 'dlg-' + Math.random().toString(36).slice(2);
-  const dlg = h('dialog.modal' + (wide ? '.wide' : ''), { 'aria-labelledby': titleId, 'aria-label': label });
+  const dlg = h('dialog.modal' + (wide ? '.wide' : ''), { 'aria-labelledby': label ? null : titleId, 'aria-label': label });
   const close = () => {
     if (dlg.open) dlg.close();
   };
@@ -35,8 +38,10 @@ export function modal({ title, body, actions = [], wide = false, onClose, label 
   dlg.addEventListener('close', () => {
     dlg.remove();
     if (onClose) onClose();
-    if (opener && opener.isConnected) opener.focus();
+    const back = opener && opener.isConnected ? opener : fallback;
+    if (back && back.isConnected) back.focus();
   });
+  dlg._opener = opener && opener.isConnected && !opener.closest('dialog') ? opener : fallback || opener;
   document.body.append(dlg);
   dlg.showModal();
   const first = $('[autofocus]', dlg) || $('input, select, textarea', dlg);
@@ -107,6 +112,13 @@ export function formDialog({ title, intro, fields, submit = 'Save', onSubmit, da
       { label: 'Cancel' },
       { label: submit, primary: !danger, danger, onClick: () => form.requestSubmit() },
     ],
+  });
+  // Enter in any single-line field submits, however many fields the form has.
+  form.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && e.target.tagName === 'INPUT' && e.target.type !== 'checkbox' && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
   });
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

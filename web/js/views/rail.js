@@ -83,7 +83,7 @@ export function addServer() {
       'div.choice',
       null,
       h('p', null, 'Your server is where you and your friends hang out. Make yours, or join one with an invite.'),
-      h('button.primary.block', { type: 'button', onclick: () => (m.close(), createGuild()) }, 'Create my own'),
+      h('button.primary.block', { type: 'button', autofocus: true, onclick: () => (m.close(), createGuild()) }, 'Create my own'),
       h('button.secondary.block', { type: 'button', onclick: () => (m.close(), joinGuild()) }, 'Join a server'),
     ),
   });

@@ -32,7 +32,9 @@ export function mountUserPanel(panel) {
       h('span.avatar-wrap', null, avatar(me, 32), h('span.status-dot.' + shown, { 'aria-hidden': 'true' })),
       h('span.me-text', null, h('span.me-name', null, displayName(me)), h('small.me-status', null, custom || STATUS[p.status])),
     );
+    const hadFocus = panel.contains(document.activeElement);
     clear(panel, btn);
+    if (hadFocus) btn.focus();
   };
   on('me', render);
   on('presence', (id) => state.me && id === state.me.id && render());
