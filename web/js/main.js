@@ -17,11 +17,13 @@ function afterLogin() {
   navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/channels/@me', { replace: true });
 }
 
+/* Logging out forgets the token and starts the page afresh: no state of the account
+ * survives in memory. */
 export function logout() {
   stopApp();
   auth.token = null;
   localStorage.removeItem('hearth.status');
-  navigate('/login', { replace: true });
+  location.replace('/login');
 }
 
 setUnauthorizedHandler(() => logout());

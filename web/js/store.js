@@ -154,6 +154,16 @@ export function guildChannels(guildId) {
     .sort((a, b) => a.position - b.position || cmpId(a.id, b.id));
 }
 
+/* A DM's name: its own, or its recipients' names. */
+export function dmName(ch) {
+  if (ch.name) return ch.name;
+  const names = (ch.recipients || []).map((u) => {
+    const x = state.users.get(u.id) || u;
+    return x.global_name || x.username;
+  });
+  return names.join(', ') || 'Empty group';
+}
+
 export const threadsOf = (channelId) =>
   [...state.channels.values()].filter((c) => c.parent_id === channelId && (c.type === 11 || c.type === 12));
 

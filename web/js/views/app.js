@@ -12,7 +12,7 @@ import { mountRail } from './rail.js';
 import { mountSidebar } from './sidebar.js';
 import { mountChat, focusComposer } from './chat.js';
 import { mountPanel, ui } from './panel.js';
-import { openInvite } from './invite.js';
+import { openInvite } from './lazy.js';
 
 let gw = null;
 let shell = null;

@@ -6,15 +6,13 @@
 import { icon } from '../icons.js';
 import { h, clear, $, toast } from '../dom.js';
 import { get } from '../api.js';
-import { state, on, emit, setWatching, threadsOf } from '../store.js';
+import { state, on, emit, setWatching, threadsOf, dmName } from '../store.js';
 import { route } from '../router.js';
 import { channelPerms, can, P } from '../perms.js';
 import { MessageView, channelLabel } from './messages.js';
 import { popupMenu, modal, errorText } from './dialogs.js';
 import { ui } from './panel.js';
-import { openChannelSettings } from './settings.js';
-import { createInvite } from './invite.js';
-import { dmName } from './dms.js';
+import { openChannelSettings, createInvite } from './lazy.js';
 import { renderContent } from '../markdown.js';
 
 let view = null;

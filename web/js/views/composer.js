@@ -11,7 +11,7 @@ import { state, addPending, confirmSent, emit } from '../store.js';
 import { snowflakeNow } from '../time.js';
 import { channelPerms, can, P } from '../perms.js';
 import { errorText } from './dialogs.js';
-import { pickEmoji } from './emoji.js';
+import { pickEmoji } from './lazy.js';
 import { autoGrow, formatSize, channelLabel } from './messages.js';
 
 const TYPING_EVERY = 8000;

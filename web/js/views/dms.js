@@ -4,15 +4,11 @@
  */
 import { h, $$, displayName, avatar } from '../dom.js';
 import { post } from '../api.js';
-import { state } from '../store.js';
+import { state, dmName } from '../store.js';
+
+export { dmName };
 import { navigate } from '../router.js';
 import { modal, errorText } from './dialogs.js';
-
-export function dmName(ch) {
-  if (ch.name) return ch.name;
-  const names = (ch.recipients || []).map((u) => displayName(state.users.get(u.id) || u));
-  return names.join(', ') || 'Empty group';
-}
 
 export async function openDm(userId) {
   const ch = await post('/users/@me/channels', { recipient_id: userId });

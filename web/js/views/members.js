@@ -6,7 +6,7 @@
 import { h, clear, avatar, displayName, roving, fixTabStop } from '../dom.js';
 import { state, on, presenceOf } from '../store.js';
 import { route } from '../router.js';
-import { openProfile } from './profile.js';
+import { openProfile } from './lazy.js';
 import { roleColor } from './messages.js';
 import { panelHeader } from './panel.js';
 import { STATUS } from './userpanel.js';
@@ -80,7 +80,9 @@ export function renderMembers() {
     const focused = body.contains(document.activeElement) ? document.activeElement.dataset.user : null;
     const ch = state.channels.get(route.channelId);
     const parts = [];
-    if (route.guildId === '@me') {
+    if (route.guildId === '@me' && !ch) {
+      parts.push(h('p.empty', null, 'Open a conversation to see who is in it.'));
+    } else if (route.guildId === '@me') {
       const people = ch ? [state.me, ...(ch.recipients || [])].filter(Boolean) : [];
       parts.push(h('h3.m-group', null, `Members — ${people.length}`), h('ul.member-list', { role: 'list' }, people.map((u) => row(state.users.get(u.id) || u, null, null))));
     } else if (state.guilds.has(route.guildId)) {

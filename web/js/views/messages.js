@@ -17,8 +17,7 @@ import { renderContent, plainText } from '../markdown.js';
 import { channelPerms, can, P } from '../perms.js';
 import { confirmDialog, errorText, formDialog } from './dialogs.js';
 import { Composer } from './composer.js';
-import { pickEmoji } from './emoji.js';
-import { openProfile } from './profile.js';
+import { pickEmoji, openProfile } from './lazy.js';
 import { emit } from '../store.js';
 
 const PAGE = 50;
@@ -297,7 +296,8 @@ export class MessageView {
     }
     if (m.failed) body.append(h('p.form-error', null, 'This message could not be sent. ', h('button.link', { type: 'button', tabindex: -1, onclick: () => this.composer.retry(m) }, 'Retry')));
     li.append(body);
-    if (!m.pending && !m.failed) li.append(this.actions(m, mine));
+    // The actions come first inside the message so that Tab from a message reaches them.
+    if (!m.pending && !m.failed) li.prepend(this.actions(m, mine));
     return li;
   }
 

@@ -7,9 +7,10 @@ import { h, clear, $ } from '../dom.js';
 import { on, emit, state } from '../store.js';
 import { route } from '../router.js';
 import { renderMembers } from './members.js';
-import { renderSearch } from './search.js';
-import { renderThread, closeThread } from './thread.js';
-import { renderPins } from './pins.js';
+
+/* The thread panel's module once loaded (it owns the open thread's view). */
+let threads = null;
+const closeThread = () => threads && threads.closeThread();
 
 export const ui = {
   panel: matchMedia('(max-width: 1000px)').matches ? null : localStorage.getItem('hearth.panel') === 'none' ? null : 'members',
@@ -56,8 +57,10 @@ export function mountPanel(el) {
   render(false);
 }
 
-function render(focus) {
+let renders = 0;
+async function render(focus) {
   if (!slot) return;
+  const n = ++renders;
   const layout = $('.layout');
   if (layout) layout.dataset.panel = ui.panel || '';
   if (!ui.panel) {
@@ -66,9 +69,13 @@ function render(focus) {
   }
   let el;
   if (ui.panel === 'members') el = renderMembers();
-  else if (ui.panel === 'search') el = renderSearch(ui.search);
-  else if (ui.panel === 'thread') el = renderThread(ui.thread);
-  else if (ui.panel === 'pins') el = renderPins();
+  else if (ui.panel === 'search') el = (await import('./search.js')).renderSearch(ui.search);
+  else if (ui.panel === 'thread') {
+    threads = await import('./thread.js');
+    if (n !== renders) return;
+    el = threads.renderThread(ui.thread);
+  } else if (ui.panel === 'pins') el = (await import('./pins.js')).renderPins();
+  if (n !== renders) return; // a newer render won while this one loaded its module
   clear(slot, el);
   if (focus && el) {
     const target = $('[data-autofocus]', el) || $('h2', el);

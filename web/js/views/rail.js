@@ -8,7 +8,6 @@ import { post } from '../api.js';
 import { state, on, isUnread, mentionCount } from '../store.js';
 import { route, navigate } from '../router.js';
 import { formDialog, modal } from './dialogs.js';
-import { openInvite, parseInviteCode } from './invite.js';
 
 export function guildUnread(guildId) {
   const g = state.guilds.get(guildId);
@@ -120,6 +119,7 @@ export function joinGuild() {
     fields: [{ name: 'invite', label: 'Invite link', placeholder: `${location.origin}/invite/hTKzmak`, required: true }],
     submit: 'Join Server',
     onSubmit: async (v) => {
+      const { parseInviteCode, openInvite } = await import('./invite.js');
       const code = parseInviteCode(v.invite);
       if (!code) throw Object.assign(new Error(), { userMessage: 'That does not look like an invite link.' });
       setTimeout(() => openInvite(code));

@@ -9,7 +9,7 @@ import { get, patch, post, put, del } from '../api.js';
 import { state, on, member } from '../store.js';
 import { guildPerms, channelPerms, can, P, EDITABLE, topPosition } from '../perms.js';
 import { modal, formDialog, confirmDialog, errorText } from './dialogs.js';
-import { openProfile } from './profile.js';
+import { openProfile } from './lazy.js';
 import { inviteLink } from './invite.js';
 
 const hex = (n) => '#' + Number(n || 0).toString(16).padStart(6, '0');

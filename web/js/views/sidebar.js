@@ -6,14 +6,12 @@
 import { icon } from '../icons.js';
 import { h, clear, $, roving, fixTabStop, avatar, displayName, toast } from '../dom.js';
 import { post, del } from '../api.js';
-import { state, on, emit, apply, isUnread, mentionCount, guildChannels, presenceOf } from '../store.js';
+import { state, on, emit, apply, isUnread, mentionCount, guildChannels, presenceOf, dmName } from '../store.js';
 import { route, navigate } from '../router.js';
 import { channelPerms, guildPerms, can, P } from '../perms.js';
 import { formDialog, popupMenu, confirmDialog, errorText } from './dialogs.js';
-import { createInvite } from './invite.js';
 import { mountUserPanel } from './userpanel.js';
-import { openGuildSettings } from './settings.js';
-import { newDmDialog, dmName } from './dms.js';
+import { createInvite, openGuildSettings, newDmDialog } from './lazy.js';
 
 const collapsed = new Set(JSON.parse(localStorage.getItem('hearth.collapsed') || '[]'));
 
