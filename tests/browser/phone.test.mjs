@@ -39,6 +39,12 @@ describe('phone layout', () => {
     const box = await pa.locator('main').boundingBox();
     assert.equal(box.width, PHONE.width);
     await noOverflow(pa);
+    // The channel's name has room: the rarer tools sit in a "More options" menu.
+    assert.equal(await pa.getByRole('heading', { level: 1 }).evaluate((e) => e.scrollWidth <= e.clientWidth), true);
+    assert.equal(await pa.getByRole('button', { name: 'Pinned Messages' }).isVisible(), false);
+    await pa.getByRole('button', { name: 'More options' }).click();
+    await pa.getByRole('menu', { name: 'More options' }).getByRole('menuitem', { name: 'Pinned Messages' }).waitFor();
+    await pa.keyboard.press('Escape');
     const text = pa.getByRole('textbox', { name: 'Message #general' });
     await text.fill('On my way');
     await text.press('Enter');
@@ -51,6 +57,7 @@ describe('phone layout', () => {
     const nav = pa.getByRole('navigation', { name: 'Channels of Pocket' });
     await nav.waitFor();
     assert.ok(await pa.getByRole('navigation', { name: 'Servers' }).isVisible());
+    await pa.mouse.move(200, 600);
     await pa.waitForTimeout(250);
     await screenshot(pa, 'phone-channels');
     await nav.getByRole('link', { name: /hiking/ }).click();

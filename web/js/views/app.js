@@ -205,7 +205,7 @@ function toggleDrawer(which) {
   const layout = $('.layout', shell);
   const open = layout.dataset.drawer === which ? '' : which;
   layout.dataset.drawer = open;
-  if (open === 'nav') $('#channels [tabindex="0"], #channels a, .rail a', shell)?.focus();
+  if (open === 'nav') ($('#channels [aria-current="page"]', shell) || $('#channels [tabindex="0"]', shell))?.focus();
 }
 
 function closeDrawers() {

@@ -69,14 +69,20 @@ function header(ch) {
   if (!ch) return h('header.chat-head', null, menu, h('h1.chat-title', null, route.guildId === '@me' ? 'Home' : ''));
   const perms = channelPerms(ch.id);
   const tools = h('div.chat-tools');
-  const tool = (label, glyph, pressed, fn) =>
-    tools.append(h('button.icon', { type: 'button', 'aria-label': label, title: label, 'aria-pressed': pressed == null ? null : String(pressed), onclick: (e) => fn(e.currentTarget) }, glyph));
+  // On a phone the tools marked `more` move into a "More" menu to leave room for the name.
+  const extra = [];
+  const tool = (label, glyph, pressed, fn, more = false) => {
+    tools.append(h('button.icon' + (more ? '.more-tool' : ''), { type: 'button', 'aria-label': label, title: label, 'aria-pressed': pressed == null ? null : String(pressed), onclick: (e) => fn(e.currentTarget) }, glyph));
+    if (more) extra.push({ label, icon: glyph.cloneNode(true), onSelect: () => fn(moreBtn) });
+  };
+  const moreBtn = h('button.icon.more-button', { type: 'button', 'aria-label': 'More options', 'aria-haspopup': 'menu', 'aria-expanded': 'false', onclick: () => popupMenu(moreBtn, extra, { label: 'More options', align: 'right' }) }, '⋯');
   if (ch.guild_id) {
-    tool('Threads', icon('thread'), null, (b) => threadsMenu(b, ch));
-    tool('Pinned Messages', icon('pin'), ui.panel === 'pins', () => emit('panel', ui.panel === 'pins' ? null : 'pins'));
+    tool('Threads', icon('thread'), null, (b) => threadsMenu(b, ch), true);
+    tool('Pinned Messages', icon('pin'), ui.panel === 'pins', () => emit('panel', ui.panel === 'pins' ? null : 'pins'), true);
     tool('Member List', icon('members'), ui.panel === 'members', () => emit('panel', ui.panel === 'members' ? null : 'members'));
-    if (can(perms, P.CREATE_INSTANT_INVITE)) tool('Invite People', icon('invite'), null, () => createInvite(ch));
-    if (can(perms, P.MANAGE_CHANNELS) || can(perms, P.MANAGE_ROLES)) tool('Edit Channel', icon('gear'), null, () => openChannelSettings(ch.id));
+    if (can(perms, P.CREATE_INSTANT_INVITE)) tool('Invite People', icon('invite'), null, () => createInvite(ch), true);
+    if (can(perms, P.MANAGE_CHANNELS) || can(perms, P.MANAGE_ROLES)) tool('Edit Channel', icon('gear'), null, () => openChannelSettings(ch.id), true);
+    tools.append(moreBtn);
     const input = h('input#search-input', { type: 'search', placeholder: 'Search', 'aria-label': `Search ${state.guilds.get(ch.guild_id)?.name || ''}`, autocomplete: 'off' });
     const form = h(
       'form.search-box',
