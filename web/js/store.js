@@ -33,6 +33,7 @@ export const state = {
   typing: new Map(), // channelId -> Map(userId -> expiry ms)
   read: {},
   membersRequested: new Set(),
+  refetched: new Set(), // DMs whose own view was asked for once
   conn: 'closed',
 };
 
@@ -113,6 +114,17 @@ function putChannel(ch) {
     if (g) g.channelIds.add(merged.id);
   } else if (merged.type === 1 || merged.type === 3) {
     (merged.recipients || []).forEach(putUser);
+    // The gateway sends one copy of a DM's CHANNEL_CREATE to all its recipients, with the
+    // creator's view (spec/rest-invites.md §2.5): we may be listed and the creator not.
+    // Our own view comes from GET /channels/{id} (views/app.js).
+    const me = state.me && state.me.id;
+    if (me && (merged.recipients || []).some((u) => u.id === me)) {
+      merged.recipients = merged.recipients.filter((u) => u.id !== me);
+      if (!state.refetched.has(merged.id)) {
+        state.refetched.add(merged.id);
+        emit('refetch-channel', merged.id);
+      }
+    }
     if (!state.dms.includes(merged.id)) state.dms.unshift(merged.id);
   }
   return merged;
@@ -230,6 +242,9 @@ function onMessageCreate(m) {
   const ch = state.channels.get(m.channel_id);
   if (ch) {
     ch.last_message_id = maxId(ch.last_message_id, m.id);
+    if (ch.type === 1 && !(ch.recipients || []).length && m.author && state.me && m.author.id !== state.me.id) {
+      ch.recipients = [m.author];
+    }
     if (!ch.guild_id) {
       state.dms = [ch.id, ...state.dms.filter((x) => x !== ch.id)];
       emit('dms');
@@ -374,7 +389,12 @@ export function apply(t, d) {
     case 'THREAD_UPDATE': {
       const ch = putChannel(d);
       emit(ch.guild_id ? 'channels' : 'dms', ch.guild_id);
-      if (t.startsWith('THREAD')) emit('threads', ch.parent_id);
+      if (t.startsWith('THREAD')) {
+        emit('threads', ch.parent_id);
+        // A thread started from a message shares its id: that message now links to it.
+        const starter = findMessage(ch.parent_id, ch.id);
+        if (starter) emit('messages', { channelId: ch.parent_id, kind: 'update', msg: starter });
+      }
       break;
     }
     case 'CHANNEL_DELETE':

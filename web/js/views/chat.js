@@ -36,6 +36,13 @@ export function mountChat(main) {
   });
   on('members', (gid) => view && view.guildId === gid && view.composer.updatePerms());
   on('dms', () => view && view.ch && !view.ch.guild_id && renderHeader());
+  // A channel that was not known when it was opened (its CHANNEL_CREATE or GUILD_CREATE
+  // still on the way) is shown as soon as it is.
+  const late = () => {
+    if (!view && route.name === 'channels' && route.channelId && state.channels.has(route.channelId)) show(route);
+  };
+  on('dms', late);
+  on('channels', late);
   on('panel', () => renderHeader());
   setupDrop(main);
 }

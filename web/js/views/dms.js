@@ -4,7 +4,7 @@
  */
 import { h, $$, displayName, avatar } from '../dom.js';
 import { post } from '../api.js';
-import { state, dmName } from '../store.js';
+import { state, dmName, apply } from '../store.js';
 
 export { dmName };
 import { navigate } from '../router.js';
@@ -12,6 +12,7 @@ import { modal, errorText } from './dialogs.js';
 
 export async function openDm(userId) {
   const ch = await post('/users/@me/channels', { recipient_id: userId });
+  apply('CHANNEL_CREATE', ch); // before the gateway's copy, so the route finds it
   navigate(`/channels/@me/${ch.id}`);
 }
 
@@ -81,6 +82,7 @@ export function newDmDialog() {
           try {
             const ch = ids.length === 1 ? await post('/users/@me/channels', { recipient_id: ids[0] }) : await post('/users/@me/channels', { recipients: ids });
             close();
+            apply('CHANNEL_CREATE', ch);
             navigate(`/channels/@me/${ch.id}`);
           } catch (err) {
             error.textContent = errorText(err);

@@ -11,14 +11,13 @@
 import { icon } from '../icons.js';
 import { h, clear, $, $$, avatar, displayName, announce, toast, nextFrame } from '../dom.js';
 import { get, patch, del, put, attachmentUrl, post } from '../api.js';
-import { state, on, page, addHistory, apply, member, mentionsMe, markRead, findMessage } from '../store.js';
-import { snowflakeTime, dayKey, formatDay, formatStamp, formatTime, formatFull, cmpId } from '../time.js';
+import { state, on, emit, page, addHistory, apply, member, mentionsMe, markRead, findMessage } from '../store.js';
+import { dayKey, formatDay, formatStamp, formatTime, formatFull, cmpId } from '../time.js';
 import { renderContent, plainText } from '../markdown.js';
 import { channelPerms, can, P } from '../perms.js';
 import { confirmDialog, errorText, formDialog } from './dialogs.js';
 import { Composer } from './composer.js';
 import { pickEmoji, openProfile } from './lazy.js';
-import { emit } from '../store.js';
 
 const PAGE = 50;
 const GROUP_MS = 7 * 60 * 1000;

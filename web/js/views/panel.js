@@ -4,7 +4,7 @@
  */
 import { icon } from '../icons.js';
 import { h, clear, $ } from '../dom.js';
-import { on, emit, state } from '../store.js';
+import { on, emit } from '../store.js';
 import { route } from '../router.js';
 import { renderMembers } from './members.js';
 
@@ -90,4 +90,3 @@ export function panelHeader(title, extra) {
   return h('header.panel-head', null, h('h2', null, title), extra || null, h('button.icon', { type: 'button', 'aria-label': 'Close panel', onclick: () => emit('panel', null) }, icon('close')));
 }
 
-export { state };

@@ -5,7 +5,7 @@
  * Sent as GET /guilds/{id}/messages/search (spec/rest-search.md); a hit opens its channel
  * with the message in context.
  */
-import { h, clear, displayName } from '../dom.js';
+import { h, displayName } from '../dom.js';
 import { get, qs } from '../api.js';
 import { state, member } from '../store.js';
 import { route, navigate } from '../router.js';

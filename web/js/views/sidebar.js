@@ -4,7 +4,7 @@
  * (status, custom status, log out) sits at the bottom.
  */
 import { icon } from '../icons.js';
-import { h, clear, $, roving, fixTabStop, avatar, displayName, toast } from '../dom.js';
+import { h, clear, roving, fixTabStop, avatar, toast } from '../dom.js';
 import { post, del } from '../api.js';
 import { state, on, emit, apply, isUnread, mentionCount, guildChannels, presenceOf, dmName } from '../store.js';
 import { route, navigate } from '../router.js';
@@ -244,4 +244,3 @@ function renderHome(nav) {
   );
 }
 
-export { displayName };
