@@ -7,16 +7,18 @@ JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./data
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all build deps e2e-deps run test test-unit test-e2e asan format clean
+.PHONY: all build deps e2e-deps run test test-unit test-e2e test-browser asan format clean
 
 all: build
 
 deps:
 	@tools/deps.sh
 
-# npm modules the end-to-end tests drive (discord.js), pinned by package-lock.json.
+# npm modules the end-to-end tests drive (discord.js; playwright-core for the browser
+# tests, which drives Debian's chromium), pinned by package-lock.json.
 e2e-deps:
 	@cd tests/e2e/discordjs && npm ci --no-audit --no-fund --loglevel=error
+	@cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_WERROR=ON >/dev/null
@@ -45,6 +47,7 @@ test: deps
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-e2e
+	@$(MAKE) --no-print-directory test-browser
 
 test-unit:
 	@cd $(BUILD) && ctest -L unit --output-on-failure
@@ -56,6 +59,14 @@ test-e2e:
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 	@HEARTHD=$(CURDIR)/$(ASAN_BUILD)/hearthd HEARTHCTL=$(CURDIR)/$(ASAN_BUILD)/hearthctl \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+# The web client in Chromium, two users at a time (tests/browser, spec/web-client.md); it
+# fails on any console error. Screenshots land in docs/screenshots. The file serving is
+# checked again against the sanitizer build.
+test-browser:
+	@cd tests/browser && HEARTHD=$(CURDIR)/$(BUILD)/hearthd node --test --test-concurrency=1
+	@cd tests/browser && HEARTHD=$(CURDIR)/$(ASAN_BUILD)/hearthd HEARTH_SCREENSHOTS=0 \
+		node --test static.test.mjs resume.test.mjs
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -84,6 +84,9 @@ static const struct cfg_row rows[] = {
      NULL, "requests per window to one route and top-level resource (any other route)"},
     {"ratelimit-max-buckets", CFG_INT, OFF(ratelimit_max_buckets), "100000", 64, 10000000, NULL,
      "rate-limit buckets kept in memory; the least recently used are dropped first"},
+    {"web-dir", CFG_STR, OFF(web_dir), "", 0, 4096, NULL,
+     "directory of the web client's files served at / (empty: the source tree's web/ for a "
+     "build-tree hearthd, else share/hearth/web beside the installed one)"},
 };
 
 static const struct cfg_row *find_row(const char *name, size_t len)

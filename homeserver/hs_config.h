@@ -45,6 +45,7 @@ typedef struct hs_config {
     int ratelimit_messages_per_window;
     int ratelimit_default_per_window;
     int ratelimit_max_buckets;
+    char *web_dir; /* "": the default chosen by capi_static.c */
 } hs_config;
 
 /* Fills every field with its default. Release with hs_config_release. */

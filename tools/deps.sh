@@ -9,9 +9,11 @@ packages=(
     libcurl4-openssl-dev libgnutls28-dev libnats-dev libopus-dev libsrtp2-dev libnice-dev
     libglib2.0-dev zlib1g-dev libcmocka-dev
     python3-pytest python3-requests python3-websockets
+    chromium fonts-liberation fonts-dejavu-core fonts-noto-color-emoji
 )
 
-# Node.js drives the discord.js tests; any Node.js 18 or newer will do.
+# chromium (with an emoji font) runs the web client's browser tests (tests/browser).
+# Node.js drives the discord.js and browser tests; any Node.js 18 or newer will do.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     packages+=(nodejs npm)
 fi
