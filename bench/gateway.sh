@@ -21,14 +21,20 @@
 # This machine allows 20,000 open files per process, for the server and the generator
 # alike, so 19,000 sessions is about the most one server process can hold here.
 #
-# Usage: bench/gateway.sh        (after `make`; with the defaults it takes a few minutes
-#                                 per idle run, plus the time the server takes to identify)
+# Usage: bench/gateway.sh        (after `make`; about 5 minutes with the defaults, plus
+#                                 whatever the server takes to identify the sessions)
+# It runs copies of hearthd and hearth-gwload made at its start, so that a rebuild during the
+# run cannot mix two servers in one report.
 # Environment: BUILD (default ./build), GWLOAD (default $BUILD/hearth-gwload),
 #   IDLE_SESSIONS ("5000 19000"), HEARTBEAT_MS (the server's heartbeat_interval, 41250),
 #   HOLD (s; default one heartbeat interval + 15), RAMP (new connections/s, 0 = no limit),
 #   INFLIGHT (handshakes in progress at most, 20), RAMP_TIMEOUT (s, 900: open no more
 #   connections after this), CONNECT_TIMEOUT (s a connection may take to get READY, 300),
-#   LAT_SESSIONS ("1000"), LAT_MESSAGES (200), LAT_RATE (20), SKIP_IDLE, SKIP_LATENCY,
+#   LAT_SESSIONS ("1000 5000:10": session counts, each optionally with its own rate),
+#   LAT_MESSAGES (200), LAT_RATE (messages/s where LAT_SESSIONS gives none, 20), SKIP_IDLE,
+#   SKIP_LATENCY, MALLOC_STATS (1, the default when gdb is installed: also read the server's
+#   malloc heap in use, through gdb and glibc's malloc_stats(), before connecting and near
+#   the end of the hold; it pauses the server for a moment),
 #   DATA_PARENT (default $TMPDIR or /tmp), KEEP (1 keeps the work directory), OUT (also
 #   write the markdown report to this file).
 set -euo pipefail
@@ -43,17 +49,18 @@ RAMP=${RAMP:-0}
 INFLIGHT=${INFLIGHT:-20}
 RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
 CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
-LAT_SESSIONS=${LAT_SESSIONS:-"1000"}
+LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10"}
 LAT_MESSAGES=${LAT_MESSAGES:-200}
 LAT_RATE=${LAT_RATE:-20}
 SKIP_IDLE=${SKIP_IDLE:-0}
 SKIP_LATENCY=${SKIP_LATENCY:-0}
+MALLOC_STATS=${MALLOC_STATS:-$(command -v gdb >/dev/null && echo 1 || echo 0)}
 DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
 KEEP=${KEEP:-0}
 OUT=${OUT:-}
 PY=/usr/bin/python3
 
-HEARTHD=$BUILD/hearthd
+HEARTHD_SRC=$BUILD/hearthd
 
 log() { printf '[gateway %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -61,7 +68,7 @@ die() {
     exit 1
 }
 
-for bin in "$HEARTHD" "$GWLOAD"; do
+for bin in "$HEARTHD_SRC" "$GWLOAD"; do
     [[ -x $bin ]] || die "$bin is missing: run 'make' in $ROOT first (or set GWLOAD)"
 done
 
@@ -75,24 +82,61 @@ SERVER_LOG=
 GEN_PID=
 : >"$RESULTS"
 : >"$RAW"
+: >"$WORK/stops.txt"
+
+# Run copies, so that a rebuild while the benchmark runs (it takes a while) cannot mix two
+# servers in one report.
+cp "$HEARTHD_SRC" "$WORK/hearthd"
+cp "$GWLOAD" "$WORK/hearth-gwload"
+HEARTHD=$WORK/hearthd
+GWLOAD=$WORK/hearth-gwload
+BIN_NOTE="hearthd $(stat -c '%y' "$HEARTHD_SRC" | cut -d. -f1) sha256 $(sha256sum "$HEARTHD" | cut -c1-12)"
+# The POSTs of the latency run would hit the per-channel message limit (5 per 5 s).
+EXTRA_ARGS=()
+if "$HEARTHD" --help 2>&1 | grep -q -- '--ratelimit-enabled'; then
+    EXTRA_ARGS+=(--ratelimit-enabled 0)
+fi
 
 # Every session needs a descriptor on both sides; the hard limit here is 20,000.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 FD_LIMIT=$(ulimit -n)
 
-stop_pid() { # PID NAME: SIGTERM, up to 10 s, then SIGKILL
-    local pid=$1 name=$2
+STOP_NOTE= # how the last stop_pid went
+stop_pid() { # PID NAME [SECONDS]: SIGTERM, up to SECONDS (default 10), then SIGKILL
+    local pid=$1 name=$2 limit=${3:-10} i
+    STOP_NOTE=
     [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
+    for ((i = 0; i < limit * 10; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
+    STOP_NOTE="$((i / 10)).$((i % 10))"
     if kill -0 "$pid" 2>/dev/null; then
-        log "$name (pid $pid) did not stop within 10 s of SIGTERM; sending SIGKILL"
+        log "$name (pid $pid) did not stop within $limit s of SIGTERM; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
+        STOP_NOTE="killed after $limit"
     fi
     wait "$pid" 2>/dev/null || true
+}
+
+# heap_stats: "system-bytes in-use-bytes" of the server's malloc, all arenas, from glibc's
+# malloc_stats() called through gdb (it prints to the server's stderr, i.e. its log); "-1 -1"
+# when MALLOC_STATS is 0 or it fails. It stops the server for a moment.
+heap_stats() {
+    if [[ $MALLOC_STATS != 1 ]]; then
+        echo "-1 -1"
+        return
+    fi
+    local before
+    before=$(wc -l <"$SERVER_LOG")
+    timeout 60 gdb -p "$SERVER_PID" -batch -nx -ex 'call (void)malloc_stats()' >/dev/null 2>&1 || true
+    sleep 0.5
+    tail -n "+$((before + 1))" "$SERVER_LOG" | awk '
+        /^Total/ { t = 1 }
+        t && /^system bytes/ { s = $NF }
+        t && /^in use bytes/ { u = $NF }
+        END { print (s == "" ? -1 : s), (u == "" ? -1 : u) }'
 }
 
 cleanup() {
@@ -161,7 +205,7 @@ start_server() {
     log "$tag: starting $HEARTHD on 127.0.0.1:$PORT (--max-connections $maxconn)"
     "$HEARTHD" --data-dir "$data" --listen "127.0.0.1:$PORT" --server-name bench.local \
         --max-connections "$maxconn" --gateway-heartbeat-ms "$HEARTBEAT_MS" \
-        --argon2-mem-kib 8192 --argon2-ops 1 >"$SERVER_LOG" 2>&1 &
+        --argon2-mem-kib 8192 --argon2-ops 1 "${EXTRA_ARGS[@]}" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     for i in $(seq 300); do
         if api GET /healthz >/dev/null 2>&1; then
@@ -181,8 +225,11 @@ start_server() {
     log "$tag: server pid $SERVER_PID ready, $(grep -E '^(VmRSS|Threads)' "/proc/$SERVER_PID/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
 }
 
+# stop_server TAG: SIGTERM (a minute's grace: closing thousands of sessions takes a while);
+# notes how long the server took.
 stop_server() {
-    stop_pid "$SERVER_PID" hearthd
+    stop_pid "$SERVER_PID" hearthd 60
+    echo "tag=$1 stop_s=${STOP_NOTE// /_}" >>"$WORK/stops.txt"
     SERVER_PID=
 }
 
@@ -193,15 +240,21 @@ stop_server() {
 run_gwload() {
     local tag=$1 budget=$2
     shift 2
-    local out=$WORK/gwload-$tag.out rc=0 fds_max=0 fds ticks=0
+    local out=$WORK/gwload-$tag.out rc=0 ticks=0 ready_tick=-1 heap0 heap1="-1 -1"
+    heap0="-1 -1"
+    [[ $tag != idle-* ]] || heap0=$(heap_stats)
     "$GWLOAD" --host 127.0.0.1 --port "$PORT" --token "$TOKEN" --server-pid "$SERVER_PID" \
         --verbose "$@" >"$out" 2>&1 &
     GEN_PID=$!
-    # While it runs: the server's descriptors (sessions held) and whether it is still alive.
     while kill -0 "$GEN_PID" 2>/dev/null; do
-        if ((ticks % 5 == 0)); then
-            fds=$(ls "/proc/$SERVER_PID/fd" 2>/dev/null | wc -l)
-            ((fds > fds_max)) && fds_max=$fds
+        # The heap, once, a few seconds before the end of an idle run's hold (the RSS is read
+        # at the very end, by hearth-gwload).
+        if [[ $tag == idle-* && $ready_tick -lt 0 ]] && grep -q 'sessions ready after' "$out" 2>/dev/null; then
+            ready_tick=$ticks
+        fi
+        if ((ready_tick >= 0 && (ticks - ready_tick) * 2 >= HOLD - 6)) && [[ $heap1 == "-1 -1" ]]; then
+            heap1=$(heap_stats)
+            [[ $heap1 != "-1 -1" ]] || heap1="-1 -2" # tried once
         fi
         if ! server_alive; then
             log "$tag: the server died while hearth-gwload ran"
@@ -237,7 +290,9 @@ run_gwload() {
     fi
     local warn
     warn=$(grep -c -E ' (WARN|ERROR|FATAL) ' "$SERVER_LOG" 2>/dev/null || true)
-    echo "tag=$tag ${line#result: } server_fds_max=$fds_max server_alive=$alive server_log_warnings=${warn:-0}" >>"$RESULTS"
+    read -r hs0 hu0 <<<"$heap0"
+    read -r hs1 hu1 <<<"$heap1"
+    echo "tag=$tag ${line#result: } heap_sys_before=$hs0 heap_used_before=$hu0 heap_sys_held=$hs1 heap_used_held=$hu1 server_alive=$alive server_log_warnings=${warn:-0}" >>"$RESULTS"
     log "$tag: $(grep -E '^  (sessions|ramp|server user|POST ->|deliveries|heartbeats)' "$out" | tr -s ' ' | tr '\n' ';')"
 }
 
@@ -252,22 +307,26 @@ if [[ $SKIP_IDLE != 1 ]]; then
         cut -d' ' -f2- "$SERVER_LOG" | grep -E '^(WARN|ERROR|FATAL) ' | sort | uniq -c |
             sort -rn | head -n 5 |
             sed -e 's/^/    server log: /' >&2 || true
-        stop_server
+        stop_server "idle-$n"
     done
 fi
 
 # ---- latency ---------------------------------------------------------------------------------
 if [[ $SKIP_LATENCY != 1 ]]; then
-    for n in $LAT_SESSIONS; do
+    for spec in $LAT_SESSIONS; do
+        n=${spec%%:*}
+        rate=$LAT_RATE
+        [[ $spec == *:* ]] && rate=${spec#*:}
         start_server "latency-$n" "$n"
         run_gwload "latency-$n" \
-            "$(awk -v a="$RAMP_TIMEOUT" -v b="$CONNECT_TIMEOUT" -v m="$LAT_MESSAGES" -v r="$LAT_RATE" \
-                'BEGIN { printf "%d", a + b + m / r + 200 }')" --mode latency --sessions "$n" --hold 3 --ramp "$RAMP" \
-            --inflight "$INFLIGHT" --ramp-timeout "$RAMP_TIMEOUT" --timeout "$CONNECT_TIMEOUT" \
-            --channel "$CHANNEL" --messages "$LAT_MESSAGES" --rate "$LAT_RATE" --drain 30
+            "$(awk -v a="$RAMP_TIMEOUT" -v b="$CONNECT_TIMEOUT" -v m="$LAT_MESSAGES" -v r="$rate" \
+                'BEGIN { printf "%d", a + b + m / r + 200 }')" --mode latency --sessions "$n" \
+            --hold 3 --ramp "$RAMP" --inflight "$INFLIGHT" --ramp-timeout "$RAMP_TIMEOUT" \
+            --timeout "$CONNECT_TIMEOUT" --channel "$CHANNEL" --messages "$LAT_MESSAGES" \
+            --rate "$rate" --drain 30
         cut -d' ' -f2- "$SERVER_LOG" | grep -E '^(WARN|ERROR|FATAL) ' | sort | uniq -c |
             sort -rn | head -n 5 | sed -e 's/^/    server log: /' >&2 || true
-        stop_server
+        stop_server "latency-$n"
     done
 fi
 
@@ -275,12 +334,23 @@ LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report ----------------------------------------------------------------------------------
 export LOADAVG_START LOADAVG_END HOLD HEARTBEAT_MS INFLIGHT RAMP FD_LIMIT
-REPORT=$("$PY" - "$RESULTS" <<'EOF'
+REPORT=$("$PY" - "$RESULTS" "$WORK/stops.txt" <<'EOF'
 import os, sys
 
 runs = []
 for line in open(sys.argv[1]):
     runs.append(dict(f.split("=", 1) for f in line.split() if "=" in f))
+stops = {}
+for line in open(sys.argv[2]):
+    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
+    stops[kv["tag"]] = kv.get("stop_s", "").replace("_", " ")
+
+def heap_per_session(r, key):
+    b, a, n = float(r.get(key + "_before", -1)), float(r.get(key + "_held", -1)), int(r["ready"])
+    return (a - b) / n if a >= 0 and b >= 0 and n > 0 else -1
+
+def fmt_b(v):
+    return "n/a" if v < 0 else f"{v:,.0f}"
 
 def f(r, k, d=0):
     v = float(r.get(k, "nan"))
@@ -296,14 +366,17 @@ w(f"Load average {os.environ['LOADAVG_START']} at start, {os.environ['LOADAVG_EN
 w("")
 idle = [r for r in runs if r["tag"].startswith("idle-")]
 if idle:
-    w("**Idle sessions** (one user, one guild; fresh server per row; user-space memory = "
-      "VmRSS delta / sessions held)")
+    w("**Idle sessions** (one user, one guild; fresh server per row; user-space memory per "
+      "session = VmRSS delta / sessions held; heap = glibc malloc_stats() totals, delta / "
+      "sessions held: *in use* is what is allocated, *system* what malloc holds from the "
+      "kernel)")
     w("")
     w("| sessions asked | held at end | ramp s | sessions/s | connect→READY p50 / p99 ms "
       "| RSS before MiB | RSS all ready MiB | RSS end of hold MiB | VmHWM MiB "
-      "| **B/session, end of hold** | B/session, all ready | server CPU ramp s "
+      "| **RSS B/session, end of hold** | RSS B/session, all ready "
+      "| **heap in use B/session** | heap system B/session | server CPU ramp s "
       "| hold CPU % | heartbeat ack p99 / max ms | lost / failed / not opened |")
-    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in idle:
         mib = lambda k: f"{float(r[k]) / 1024:,.1f}" if float(r[k]) >= 0 else "n/a"
         ramp = float(r["ramp_s"])
@@ -313,7 +386,9 @@ if idle:
           f"| {f(r, 'conn_ready_p50_ms', 0)} / {f(r, 'conn_ready_p99_ms', 0)} "
           f"| {mib('rss_before_kib')} | {mib('rss_ready_kib')} | {mib('rss_held_kib')} "
           f"| {mib('hwm_kib')} | **{f(r, 'bytes_per_session_held')}** "
-          f"| {f(r, 'bytes_per_session_ready')} | {f(r, 'srv_cpu_ramp_s', 1)} | {hold_pct:.1f} "
+          f"| {f(r, 'bytes_per_session_ready')} "
+          f"| **{fmt_b(heap_per_session(r, 'heap_used'))}** "
+          f"| {fmt_b(heap_per_session(r, 'heap_sys'))} | {f(r, 'srv_cpu_ramp_s', 1)} | {hold_pct:.1f} "
           f"| {f(r, 'hb_p99_ms', 1)} / {f(r, 'hb_max_ms', 1)} "
           f"| {r['lost']} / {int(r['failed']) - int(r['lost'])} / {r['not_opened']} |")
     w("")
@@ -325,7 +400,10 @@ if idle:
             notes.append(f"{r['seq_gaps']} sequence gaps")
         if int(r.get("server_log_warnings", 0)):
             notes.append(f"{r['server_log_warnings']} warning/error lines in the server log")
-        notes.append(f"server descriptors at most {int(r['server_fds_max']):,}")
+        notes.append(f"server descriptors {int(r['srv_fds_before']):,} before, "
+                     f"{int(r['srv_fds_held']):,} at the end of the hold")
+        if stops.get(r["tag"]):
+            notes.append(f"the server stopped {stops[r['tag']]} s after SIGTERM")
         notes.append(f"generator max RSS {float(r['gen_maxrss_kib']) / 1024:,.1f} MiB, "
                      f"CPU {float(r['gen_cpu_s']):.1f} s")
         w(f"- {int(r['sessions']):,} sessions: " + "; ".join(notes) + ".")
@@ -349,6 +427,18 @@ if lat:
           f"| {f(r, 'ack_p50_ms', 2)} / {f(r, 'ack_p99_ms', 2)} | {f(r, 'srv_us_per_msg', 0)} "
           f"| **{f(r, 'srv_us_per_delivery', 2)}** | {f(r, 'gen_us_per_delivery', 2)} |")
     w("")
+    for r in lat:
+        notes = []
+        if r["server_alive"] != "1":
+            notes.append("the server died during the run")
+        if int(r["seq_gaps"]) or int(r["lost"]) or int(r["post_errors"]):
+            notes.append(f"{r['seq_gaps']} sequence gaps, {r['lost']} sessions lost, "
+                         f"{r['post_errors']} POST errors")
+        if stops.get(r["tag"]):
+            notes.append(f"the server stopped {stops[r['tag']]} s after SIGTERM")
+        if notes:
+            w(f"- {int(r['sessions']):,} sessions: " + "; ".join(notes) + ".")
+    w("")
 print("\n".join(out))
 EOF
 )
@@ -359,7 +449,10 @@ EOF
     echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),"
     echo "$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo), kernel $(uname -r);"
     echo "work tree at $REV ($DIRTY uncommitted file(s) under client-api/ and homeserver/) when the run started;"
-    echo "binaries from $BUILD. Generator: $GWLOAD, on the same two cores."
+    echo "binaries from $BUILD ($BIN_NOTE); server options beyond the defaults:"
+    echo "\`--max-connections\` (sessions + 500), \`--gateway-heartbeat-ms $HEARTBEAT_MS\`,"
+    echo "cheap argon2 for the one registration${EXTRA_ARGS[*]:+, \`${EXTRA_ARGS[*]}\`}."
+    echo "The generator (hearth-gwload) ran on the same two cores."
     echo
     echo "$REPORT"
 } | tee "${OUT:-/dev/null}"

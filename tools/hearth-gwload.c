@@ -62,6 +62,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -633,6 +634,23 @@ static void proc_memory_kib(long pid, long *rss, long *hwm)
             *hwm = strtol(line + 6, NULL, 10);
     }
     fclose(f);
+}
+
+/* How many descriptors a process holds; -1 when unreadable. */
+static long proc_fd_count(long pid)
+{
+    char path[64];
+    struct dirent *e;
+    long n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }
 
 static double self_cpu_seconds(void)
@@ -1686,8 +1704,9 @@ static void sender_readable(struct load *l, struct sender *s)
         l->post_errors++;
         if (!l->reported_post) {
             const char *body = memmem(s->in, (size_t)end, "\r\n\r\n", 4);
-            fprintf(stderr, "hearth-gwload: first POST error: HTTP %d %.200s\n", status,
-                    body ? body + 4 : "");
+            int blen = body ? (int)(s->in + end - (body + 4)) : 0;
+            fprintf(stderr, "hearth-gwload: first POST error: HTTP %d %.*s\n", status,
+                    blen > 200 ? 200 : blen, body ? body + 4 : "");
             l->reported_post = true;
         }
         l->t_last_ack = now;
@@ -1868,6 +1887,7 @@ static void dispatch_events(struct load *l, struct epoll_event *evs, int n)
 
 struct phase_marks {
     long rss_before, hwm_before, rss_ready, rss_held, hwm_end;
+    long fds_before, fds_held; /* the server's open descriptors */
     double srv_cpu_start, srv_cpu_ready, srv_cpu_held, srv_cpu_send0, srv_cpu_send1;
     double gen_cpu_send0, gen_cpu_send1;
     double ramp_secs, hold_secs, send_secs;
@@ -1942,8 +1962,8 @@ static void report(struct load *l, const struct phase_marks *m)
            (double)l->hb_rtt.max / (double)NS_PER_MS);
     if (o->server_pid) {
         printf("  server memory KiB: VmRSS before %ld, all ready %ld, end of hold %ld; "
-               "VmHWM %ld\n",
-               m->rss_before, m->rss_ready, m->rss_held, m->hwm_end);
+               "VmHWM %ld; descriptors %ld before, %ld at the end of the hold\n",
+               m->rss_before, m->rss_ready, m->rss_held, m->hwm_end, m->fds_before, m->fds_held);
         printf("  server user-space memory per session: %.0f B when all were ready, %.0f B "
                "after %.1f s held\n",
                b_per_ready, b_per_held, m->hold_secs);
@@ -1989,6 +2009,7 @@ static void report(struct load *l, const struct phase_marks *m)
            " conn_ready_p99_ms=%.3f guild_creates=%" PRIu64 " seq_gaps=%" PRIu64 " beats=%" PRIu64
            " acks=%" PRIu64 " hb_p99_ms=%.3f hb_max_ms=%.3f"
            " rss_before_kib=%ld rss_ready_kib=%ld rss_held_kib=%ld hwm_kib=%ld"
+           " srv_fds_before=%ld srv_fds_held=%ld"
            " bytes_per_session_ready=%.0f bytes_per_session_held=%.0f hold_s=%.1f"
            " srv_cpu_ramp_s=%.3f srv_cpu_hold_s=%.3f",
            o->mode == MODE_IDLE ? "idle" : "latency", o->sessions, l->ready, l->ever_ready,
@@ -1996,7 +2017,7 @@ static void report(struct load *l, const struct phase_marks *m)
            hist_ms(&l->connect_ready, 0.5), hist_ms(&l->connect_ready, 0.99), l->guild_creates,
            l->seq_gaps, l->beats, l->acks, hist_ms(&l->hb_rtt, 0.99),
            (double)l->hb_rtt.max / (double)NS_PER_MS, m->rss_before, m->rss_ready, m->rss_held,
-           m->hwm_end, b_per_ready, b_per_held, m->hold_secs,
+           m->hwm_end, m->fds_before, m->fds_held, b_per_ready, b_per_held, m->hold_secs,
            o->server_pid ? m->srv_cpu_ready - m->srv_cpu_start : -1, hold_cpu);
     if (o->mode == MODE_LATENCY)
         printf(" messages=%d rate=%.2f posted=%d acked=%d post_errors=%d deliveries=%" PRIu64
@@ -2021,7 +2042,13 @@ static int run(struct load *l)
     const struct options *o = &l->opt;
     struct epoll_event evs[1024];
     struct phase_marks m = {
-        .rss_ready = -1, .rss_held = -1, .srv_cpu_send0 = -1, .srv_cpu_send1 = -1};
+        .rss_ready = -1,
+        .rss_held = -1,
+        .fds_before = -1,
+        .fds_held = -1,
+        .srv_cpu_send0 = -1,
+        .srv_cpu_send1 = -1,
+    };
     enum { P_RAMP, P_HOLD, P_SEND, P_DONE } phase = P_RAMP;
     uint64_t hold_ns = (uint64_t)(o->hold * (double)NS_PER_SEC);
     uint64_t drain_ns = (uint64_t)(o->drain * (double)NS_PER_SEC);
@@ -2030,6 +2057,7 @@ static int run(struct load *l)
 
     if (o->server_pid) {
         proc_memory_kib(o->server_pid, &m.rss_before, &m.hwm_before);
+        m.fds_before = proc_fd_count(o->server_pid);
         if (m.rss_before < 0) {
             fprintf(stderr, "hearth-gwload: cannot read /proc/%ld/status\n", o->server_pid);
             return 2;
@@ -2082,8 +2110,10 @@ static int run(struct load *l)
         }
         if (phase == P_HOLD && m.rss_ready >= 0 && now - t_phase >= hold_ns) {
             m.hold_secs = (double)(now - t_phase) / (double)NS_PER_SEC;
-            if (o->server_pid)
+            if (o->server_pid) {
                 proc_memory_kib(o->server_pid, &m.rss_held, &m.hwm_end);
+                m.fds_held = proc_fd_count(o->server_pid);
+            }
             m.srv_cpu_held = srv_cpu(l);
             if (o->mode == MODE_LATENCY && o->messages > 0 && l->ready > 0) {
                 phase = P_SEND;
