@@ -21,11 +21,13 @@
 #include "hs_util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,6 +58,7 @@ static void post(capi_gateway *gw, struct gw_msg *m)
         if (m->fd >= 0)
             close(m->fd);
         free(m->extra);
+        free(m->params.host);
         if (m->ev)
             hs_event_unref(m->ev);
         free(m);
@@ -83,6 +86,7 @@ void capi_gateway_adopt(capi_gateway *gw, int fd, const char *extra, size_t extr
         m->extra_len = extra_len;
     }
     m->params = *params;
+    m->params.host = params->host ? hs_xstrdup(params->host) : NULL; /* the message's own */
     post(gw, m);
 }
 
@@ -310,10 +314,14 @@ static void conn_drop(struct gw_conn *c)
         uint64_t uid = s->user_id;
         s->conn = NULL;
         s->detached_ms = gw_now_ms();
-        if (c->end_session)
+        if (c->end_session) {
             gw_session_free(gw, s);
-        if (!gw_presence_source(gw, uid))
-            gw_broadcast_presence(gw, uid); /* its last connection: now offline */
+        } else if (!gw->stopping_sessions) {
+            gw_presence_update(gw, s);
+        }
+        /* Its last connection: now offline (not when the whole gateway stops). */
+        if (!gw->stopping_sessions && !gw_presence_source(gw, uid))
+            gw_broadcast_presence(gw, uid);
     }
     if (c->prev)
         c->prev->next = c->next;
@@ -322,6 +330,7 @@ static void conn_drop(struct gw_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     free(c->extra);
+    free(c->params.host);
     free(c);
     gw->nconns--;
 }
@@ -371,6 +380,7 @@ static void adopt(capi_gateway *gw, struct gw_msg *m)
     c->gw = gw;
     c->fd = m->fd;
     c->params = m->params;
+    m->params.host = NULL; /* the connection's now */
     c->extra = m->extra;
     c->extra_len = m->extra_len;
     m->extra = NULL;
@@ -413,6 +423,13 @@ static void adopt(capi_gateway *gw, struct gw_msg *m)
 
 /* ------------------------------------------------------------------ the loop */
 
+/* Whether bytes wait unread on the connection's socket. */
+static int unread(struct gw_conn *c)
+{
+    int n = 0;
+    return ioctl(c->fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 static void sweep(capi_gateway *gw)
 {
     uint64_t now = gw_now_ms();
@@ -429,9 +446,16 @@ static void sweep(capi_gateway *gw)
                 gw_conn_kill(c);
         } else if (!c->sess && now - c->opened_ms > beat) {
             gw_conn_close(c, 4003, "Not authenticated.");
-        } else if (c->sess && now - c->last_beat_ms > beat + beat / 2) {
+        } else if (c->sess && now - c->last_beat_ms > beat + beat / 2 && !unread(c)) {
+            /* (Bytes still unread may be the heartbeat itself, delayed by a busy loop.) */
             gw_conn_close(c, 4009, "Session timed out.");
         }
+    }
+    /* After a burst (many identifies, a mass reconnect) glibc keeps the freed memory;
+     * give it back now and then so the process's size follows its sessions. */
+    if (now - gw->last_trim_ms >= 30000) {
+        gw->last_trim_ms = now;
+        malloc_trim(0);
     }
     uint64_t keep = (uint64_t)gw->cfg->gateway_resume_seconds * 1000;
     for (struct gw_session *s = gw->sessions, *next; s; s = next) {
@@ -482,6 +506,7 @@ static int drain_inbox(capi_gateway *gw)
             break;
         }
         free(m->extra);
+        free(m->params.host);
         free(m);
         m = next;
     }
@@ -571,6 +596,7 @@ void capi_gateway_free(capi_gateway *gw)
         if (m->ev)
             hs_event_unref(m->ev);
         free(m->extra);
+        free(m->params.host);
         free(m);
     }
     close(gw->epfd);

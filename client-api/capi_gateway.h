@@ -22,7 +22,7 @@ struct capi_gw_params {
     int bad_encoding; /* ?encoding= other than json */
     int zlib_stream;  /* ?compress=zlib-stream */
     int bad_compress; /* ?compress= something else */
-    char host[256];   /* the Host header, for resume_gateway_url */
+    char *host;       /* the Host header, for resume_gateway_url; owned, NULL if none */
 };
 
 /* Starts the gateway thread and subscribes to core's bus. Free with capi_gateway_free. */

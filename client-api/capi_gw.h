@@ -83,7 +83,8 @@ struct gw_guild {
 /* A user's sessions (a user may be connected several times). */
 struct gw_user {
     uint64_t id;
-    struct gw_session *first; /* linked through user_next */
+    struct gw_session *first;  /* linked through user_next */
+    struct gw_session *source; /* the connected session whose presence shows, or NULL */
 };
 
 /* A session's entry for one guild: the guild and where the session sits in its list. */
@@ -176,6 +177,7 @@ struct capi_gateway {
     size_t ucap, ucount;
     uint64_t dm_epoch;     /* moves when any DM's recipients change */
     int stopping_sessions; /* shutting down: sessions end without consequences */
+    uint64_t last_trim_ms;
 };
 
 struct route;
@@ -211,6 +213,9 @@ struct gw_session *gw_session_find(capi_gateway *gw, const char *id);
 void gw_dispatch(capi_gateway *gw, struct gw_session *s, const char *t, const char *d, size_t dlen);
 void gw_dispatch_json(capi_gateway *gw, struct gw_session *s, const char *t, json_t *d);
 struct gw_session *gw_presence_source(capi_gateway *gw, uint64_t uid);
+/* Keeps the user's presence source current: after s set its presence or gained or lost its
+ * connection (O(1), except when the source itself leaves). */
+void gw_presence_update(capi_gateway *gw, struct gw_session *s);
 json_t *gw_presence_json(capi_gateway *gw, uint64_t uid, uint64_t gid);
 void gw_broadcast_presence(capi_gateway *gw, uint64_t uid);
 int gw_set_presence(capi_gateway *gw, struct gw_session *s, json_t *d);

@@ -122,6 +122,7 @@ static void op_identify(struct gw_conn *c, json_t *d)
         s->activities = json_array();
         s->presence_at = ++gw->presence_clock;
     }
+    gw_presence_update(gw, s);
 
     size_t n = 0;
     uint64_t *ids = hs_guild_ids_for_user(gw->db, user.id, &n);
@@ -134,7 +135,7 @@ static void op_identify(struct gw_conn *c, json_t *d)
                               json_pack("{s:o, s:b}", "id", hs_json_id(ids[i]), "unavailable", 1));
     }
     char url[300];
-    snprintf(url, sizeof(url), "ws://%s/gateway", c->params.host[0] ? c->params.host : "localhost");
+    snprintf(url, sizeof(url), "ws://%s/gateway", c->params.host ? c->params.host : "localhost");
     json_t *ready =
         json_pack("{s:i, s:o, s:o, s:s, s:s, s:s, s:[], s:[], s:[], s:{}, s:[], s:[], s:[s]}", "v",
                   10, "user", hs_user_json(gw->db, user.id, 1), "guilds", stubs, "session_id",
@@ -203,6 +204,7 @@ static void op_resume(struct gw_conn *c, json_t *d)
     }
     s->conn = c;
     c->sess = s;
+    gw_presence_update(gw, s);
     for (size_t i = 0; i < s->ring_len; i++) {
         struct gw_frame *f = s->ring[(s->ring_start + i) % s->ring_cap];
         if (f->seq > seq)

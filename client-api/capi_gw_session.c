@@ -246,6 +246,15 @@ void gw_session_free(capi_gateway *gw, struct gw_session *s)
     }
     if (s->user_next)
         s->user_next->user_prev = s->user_prev;
+    s->conn = NULL;
+    if (!gw->stopping_sessions) {
+        gw_presence_update(gw, s);
+    } else {
+        /* Everything is going: no new source is looked for (that would be O(N^2)). */
+        struct gw_user *u = user_find(gw, s->user_id, 0);
+        if (u && u->source == s)
+            u->source = NULL;
+    }
     if (!gw->stopping_sessions && !gw_user_sessions(gw, s->user_id)) {
         /* The user's last session is over: temporary memberships end (not when the server
          * itself stops, which ends every session). */
@@ -364,11 +373,25 @@ void gw_dispatch_json(capi_gateway *gw, struct gw_session *s, const char *t, jso
 /* The connected session whose presence a user shows: the one updated last. */
 struct gw_session *gw_presence_source(capi_gateway *gw, uint64_t uid)
 {
-    struct gw_session *best = NULL;
-    for (struct gw_session *s = gw_user_sessions(gw, uid); s; s = s->user_next)
-        if (s->conn && (!best || s->presence_at > best->presence_at))
-            best = s;
-    return best;
+    struct gw_user *u = user_find(gw, uid, 0);
+    return u ? u->source : NULL;
+}
+
+void gw_presence_update(capi_gateway *gw, struct gw_session *s)
+{
+    struct gw_user *u = user_find(gw, s->user_id, 0);
+    if (!u)
+        return;
+    if (s->conn) {
+        if (!u->source || s->presence_at >= u->source->presence_at)
+            u->source = s;
+    } else if (u->source == s) {
+        /* The source left: the user's most recently updated connected session takes over. */
+        u->source = NULL;
+        for (struct gw_session *o = u->first; o; o = o->user_next)
+            if (o->conn && (!u->source || o->presence_at > u->source->presence_at))
+                u->source = o;
+    }
 }
 
 json_t *gw_presence_json(capi_gateway *gw, uint64_t uid, uint64_t gid)
@@ -441,6 +464,7 @@ int gw_set_presence(capi_gateway *gw, struct gw_session *s, json_t *d)
     json_decref(s->activities);
     s->activities = json_is_array(acts) ? json_deep_copy(acts) : json_array();
     s->presence_at = ++gw->presence_clock;
+    gw_presence_update(gw, s);
     return 0;
 }
 

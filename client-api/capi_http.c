@@ -30,6 +30,8 @@ static void req_free(capi_req *req)
         MHD_destroy_response(req->upgrade_resp);
     if (req->raw_resp)
         MHD_destroy_response(req->raw_resp);
+    if (req->gw_params)
+        free(req->gw_params->host);
     free(req->gw_params);
     free(req->audit_reason);
     for (int i = 0; i < req->nheaders; i++)

@@ -118,8 +118,8 @@ void capi_ws_upgrade(capi_req *req)
     p->bad_encoding = enc && strcmp(enc, "json") != 0;
     p->zlib_stream = comp && strcmp(comp, "zlib-stream") == 0;
     p->bad_compress = comp && !p->zlib_stream;
-    if (host && strlen(host) < sizeof(p->host) && !strpbrk(host, "/\"\\ "))
-        snprintf(p->host, sizeof(p->host), "%s", host);
+    if (host && strlen(host) < 256 && !strpbrk(host, "/\"\\ "))
+        p->host = hs_xstrdup(host);
     req->gw_params = p;
 
     struct MHD_Response *r = MHD_create_response_for_upgrade(on_upgraded, NULL);
