@@ -1884,3 +1884,27 @@ def test_gateway_client_that_never_reads(gws):
     finally:
         fresh.close()
     alive(gws)
+
+
+# --------------------------------------------------------------------------- regressions
+# Each test below failed before the fix named in its docstring.
+
+
+def test_gateway_host_header_that_is_not_ascii(w):
+    """capi_ws.c host_ok: a Host header of arbitrary bytes went into READY's
+    resume_gateway_url, which jansson refused as a JSON string, and op_identify's
+    HS_ASSERT(ready) aborted the whole server on the next IDENTIFY. GET /gateway answered
+    200 with an empty body."""
+    for host in (b"\xff\xfe", b"h\xc3\x28st", b"a b", b'x"y', b"x/y", b"h" * 300):
+        ws = RawWs(w.srv, host=host)
+        try:
+            ready = ws.identify(w.a.token)
+            assert ready["resume_gateway_url"] == "ws://localhost/gateway", ready
+        finally:
+            ws.close()
+        out, _ = raw_exchange(w.srv, b"GET /api/v10/gateway HTTP/1.1\r\nHost: " + host +
+                              b"\r\nConnection: close\r\n\r\n")
+        assert status_line(out) == 200, out[:300]
+        url = json.loads(out.partition(b"\r\n\r\n")[2])["url"]
+        assert url == f"ws://127.0.0.1:{w.srv.port}/gateway", url
+    alive(w.srv)
