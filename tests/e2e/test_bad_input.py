@@ -1908,3 +1908,41 @@ def test_gateway_host_header_that_is_not_ascii(w):
         url = json.loads(out.partition(b"\r\n\r\n")[2])["url"]
         assert url == f"ws://127.0.0.1:{w.srv.port}/gateway", url
     alive(w.srv)
+
+
+def test_percent_encoded_nul_in_paths_and_queries(w):
+    """capi_http.c unescape: libmicrohttpd decoded %00 into the path, which then ended
+    there: DELETE .../reactions/%00/@me removed every reaction of the message, and
+    .../members/{id}%00/roles/{role} kicked the member. %00 now stays three characters."""
+    a, C, M, G, B, R = w.a, w["C"], w["M"], w["G"], w["B"], w["R"]
+    thumbs = quote("👍")
+    assert a.req("PUT", f"/channels/{C}/messages/{M}/reactions/{thumbs}/@me").status == 204
+    assert w.b.req("PUT", f"/channels/{C}/messages/{M}/reactions/{thumbs}/@me").status == 204
+    with nothing_stored(w.srv):
+        base = f"/channels/{C}/messages/{M}/reactions"
+        for method, path in (("DELETE", f"{base}/%00/@me"), ("PUT", f"{base}/%00/@me"),
+                             ("DELETE", f"{base}/{thumbs}%00/@me"),
+                             ("DELETE", f"{base}/%00/{B}"), ("GET", f"{base}/%00")):
+            expect(a.req(method, path), 400, 10014)
+        form(a.req("DELETE", f"/guilds/{G}/members/{B}%00/roles/{R}"), "user_id",
+             "NUMBER_TYPE_COERCE")
+        form(a.req("DELETE", f"/channels/{C}%00/messages/{M}"), "channel_id",
+             "NUMBER_TYPE_COERCE")
+        form(a.req("GET", f"/channels/{C}/messages?limit=5%00"), "limit", "NUMBER_TYPE_COERCE")
+        form(a.req("GET", f"/channels/{C}/messages?before={M}%00"), "before",
+             "NUMBER_TYPE_COERCE")
+        expect(a.req("GET", f"/invites/{w['INVITE']}%00"), 404, 10006)
+        expect(a.req("GET", f"/attachments/{C}/{w['ATT']}/a.txt%00"), 404, 10012)
+    reactions = a.ok("GET", f"/channels/{C}/messages/{M}")["reactions"]
+    assert [(x["emoji"]["name"], x["count"]) for x in reactions] == [("👍", 2)]
+    assert a.ok("GET", f"/guilds/{G}/members/{B}")["user"]["id"] == B
+    for query, code in ((b"v=10%00", 4012), (b"encoding=json%00", 4002)):
+        ws = RawWs(w.srv, query=query)
+        try:
+            assert ws.close_code()[0] == code, query
+        finally:
+            ws.close()
+    # Other escapes still decode once: %F0%9F%91%8D is the emoji, %2541 the text %41.
+    assert a.req("DELETE", f"{base}/{thumbs}/@me").status == 204
+    expect(a.req("PUT", f"{base}/%2541/@me"), 400, 10014)
+    assert a.ok("GET", f"/guilds/{G}/members/search?query=bad%5Fmem")[0]["user"]["id"] == B
