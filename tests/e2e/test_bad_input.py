@@ -1946,3 +1946,33 @@ def test_percent_encoded_nul_in_paths_and_queries(w):
     assert a.req("DELETE", f"{base}/{thumbs}/@me").status == 204
     expect(a.req("PUT", f"{base}/%2541/@me"), 400, 10014)
     assert a.ok("GET", f"/guilds/{G}/members/search?query=bad%5Fmem")[0]["user"]["id"] == B
+
+
+def test_audit_reason_that_is_not_utf8(w):
+    """capi_routes.c capi_audit_reason: a reason that decoded to bytes that are not UTF-8 was
+    stored as they were; jansson then refused them, so the ban could not be read back (GET
+    answered 404 10026 Unknown Ban and the list left it out) and the audit entry lost its
+    reason. Such bytes now become U+FFFD."""
+    a, G = w.a, w["G"]
+    tok, victim = register(w.srv, "bad_banned")
+    Client(w.srv, tok).ok("POST", f"/invites/{w['INVITE']}")
+    r = a.req("PUT", f"/guilds/{G}/bans/{victim}", b"", headers={
+        "X-Audit-Log-Reason": "%FF%FEspam%C0%AF%ED%A0%80 ok %F0%9F%91%8D"})
+    assert r.status == 204, str(r)
+    expected = "\ufffd\ufffdspam\ufffd\ufffd\ufffd\ufffd\ufffd ok 👍"
+    assert a.ok("GET", f"/guilds/{G}/bans/{victim}")["reason"] == expected
+    assert [b["reason"] for b in a.ok("GET", f"/guilds/{G}/bans")
+            if b["user"]["id"] == victim] == [expected]
+    entry = a.ok("GET", f"/guilds/{G}/audit-logs?action_type=22")["audit_log_entries"][0]
+    assert entry["target_id"] == victim and entry["reason"] == expected, entry
+    # Raw bytes in the header (not percent-encoded) are treated the same way.
+    conn = http.client.HTTPConnection("127.0.0.1", w.srv.port, timeout=10)
+    conn.putrequest("PUT", f"/api/v10/guilds/{G}/bans/{w['O']}")
+    conn.putheader("Authorization", a.token)
+    conn.putheader("X-Audit-Log-Reason", b"caf\xe9")
+    conn.putheader("Content-Length", "0")
+    conn.endheaders()
+    assert conn.getresponse().status == 204
+    conn.close()
+    assert a.ok("GET", f"/guilds/{G}/bans/{w['O']}")["reason"] == "caf\ufffd"
+    assert a.req("DELETE", f"/guilds/{G}/bans/{w['O']}").status == 204
