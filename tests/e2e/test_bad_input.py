@@ -1434,6 +1434,12 @@ def bad_multipart(w) -> list:
                                                    None), f0]), MP, (400, 50109)),
         ("payload_json wrong type", multipart([("payload_json", b'{"content": 5}', None, None),
                                                f0]), MP, ("content", "BASE_TYPE_STRING")),
+        ("content over 2000", multipart([("payload_json", json.dumps(
+            {"content": "c" * 2001}).encode(), None, None), f0]), MP,
+         ("content", "BASE_TYPE_MAX_LENGTH")),
+        ("reply to nothing", multipart([("payload_json", json.dumps(
+            {"content": "c", "message_reference": {"message_id": "1"}}).encode(), None, None),
+            f0]), MP, ("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE")),
         ("neither content nor files", multipart([pj[:1] + (b'{"content": ""}', None, None)]), MP,
          (400, 50006)),
     ]
@@ -1976,3 +1982,44 @@ def test_audit_reason_that_is_not_utf8(w):
     conn.close()
     assert a.ok("GET", f"/guilds/{G}/bans/{w['O']}")["reason"] == "caf\ufffd"
     assert a.req("DELETE", f"/guilds/{G}/bans/{w['O']}").status == 204
+
+
+def test_refused_upload_stores_no_file(w):
+    """capi_messages.c upload_job: the files of a multipart message were written before the
+    write's own checks ran, so a message refused for its content, its reply target, its
+    channel's type, slowmode or a locked thread still left its files on disk. The checks now run first
+    (hs_msg_create_fn with check_only), rolled back, and a thread they would unarchive stays
+    archived."""
+    a, b, G, C = w.a, w.b, w["G"], w["C"]
+    slow = a.ok("POST", f"/guilds/{G}/channels", {"name": "slow", "rate_limit_per_user": 600},
+                201)["id"]
+    b.ok("POST", f"/channels/{slow}/messages", {"content": "first"})
+    locked = a.ok("POST", f"/channels/{C}/threads", {"name": "locked", "type": 11}, 201)["id"]
+    a.ok("PATCH", f"/channels/{locked}", {"locked": True})
+    archived = a.ok("POST", f"/channels/{C}/threads", {"name": "archived", "type": 11}, 201)["id"]
+    a.ok("PATCH", f"/channels/{archived}", {"archived": True})
+
+    def part():
+        return [("files[0]", os.urandom(256), b"r.bin", None)]
+    with nothing_stored(w.srv):
+        form(upload(a, C, part(), {"content": "c" * 2001}), "content", "BASE_TYPE_MAX_LENGTH")
+        form(upload(a, C, part(), {"content": "c", "message_reference": {"message_id": "1"}}),
+             "message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE")
+        expect(upload(b, slow, part(), {"content": "again"}), 429, 20016)
+        expect(upload(b, locked, part(), {"content": "locked"}), 403, 160005)
+        expect(upload(a, w["V"], part(), {"content": "voice"}), 400, 50008)
+        form(upload(a, archived, part(), {"content": "c", "message_reference": {
+            "message_id": "1"}}), "message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE")
+    assert a.ok("GET", f"/channels/{archived}")["thread_metadata"]["archived"] is True
+    # A retried nonce answers the first message and stores nothing more.
+    payload = {"content": "once", "nonce": "bad-input-nonce", "enforce_nonce": True}
+    first = upload(a, C, part(), payload)
+    assert first.status == 200, str(first)
+    with nothing_stored(w.srv):
+        again = upload(a, C, part(), payload)
+        assert again.status == 200 and again.json()["id"] == first.json()["id"], str(again)
+    # And an accepted upload to an archived thread unarchives it, file and all.
+    with files_only_in_attachments(w.srv, expect_new=1):
+        r = upload(a, archived, part(), {"content": "wake up"})
+        assert r.status == 200 and len(r.json()["attachments"]) == 1, str(r)
+    assert a.ok("GET", f"/channels/{archived}")["thread_metadata"]["archived"] is False
