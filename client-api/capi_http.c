@@ -76,15 +76,28 @@ static const char *api_path(const char *url)
     return NULL;
 }
 
+/* Whether the request is a message create (POST /channels/{id}/messages), the one route that
+ * takes files. */
+static int takes_files(const char *method, const char *url)
+{
+    const char *p = api_path(url);
+    if (!p || strcmp(method, "POST") != 0 || strncmp(p, "/channels/", 10) != 0)
+        return 0;
+    p += 10;
+    size_t n = strcspn(p, "/");
+    return n > 0 && (strcmp(p + n, "/messages") == 0 || strcmp(p + n, "/messages/") == 0);
+}
+
 /* A message with files comes as multipart/form-data and may be as large as
- * max-upload-bytes; every other body is bounded by max-body-bytes. */
-static size_t body_limit(capi_req *req)
+ * max-upload-bytes; every other body (a multipart one sent elsewhere included) is bounded by
+ * max-body-bytes. */
+static size_t body_limit(capi_req *req, const char *method, const char *url)
 {
     const hs_config *cfg = req->srv->cfg;
     const char *ct =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0 &&
-        cfg->max_upload_bytes > cfg->max_body_bytes)
+        cfg->max_upload_bytes > cfg->max_body_bytes && takes_files(method, url))
         return (size_t)cfg->max_upload_bytes;
     return (size_t)cfg->max_body_bytes;
 }
@@ -108,7 +121,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         if (!req->body_too_large) {
-            if (req->body.len + *upload_data_size > body_limit(req)) {
+            if (req->body.len + *upload_data_size > body_limit(req, method, url)) {
                 req->body_too_large = 1;
                 hs_buf_release(&req->body);
             } else {

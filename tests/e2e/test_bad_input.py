@@ -2023,3 +2023,22 @@ def test_refused_upload_stores_no_file(w):
         r = upload(a, archived, part(), {"content": "wake up"})
         assert r.status == 200 and len(r.json()["attachments"]) == 1, str(r)
     assert a.ok("GET", f"/channels/{archived}")["thread_metadata"]["archived"] is False
+
+
+def test_multipart_type_does_not_lift_other_body_limits(tight):
+    """capi_http.c body_limit: a multipart Content-Type raised the body limit from
+    max-body-bytes to max-upload-bytes on every route (POST /auth/register included, without
+    a token), so any client could make the server buffer 25 MiB per connection. Only message
+    creation takes files now."""
+    c = tight.client
+    body = multipart([("payload_json", b'{"name": "x"}', None, None),
+                      ("files[0]", b"z" * (TIGHT_BODY * 2), b"f", None)])
+    assert TIGHT_BODY < len(body) < TIGHT_UPLOAD
+    with nothing_stored(tight):
+        for method, path, token in (("POST", "/guilds", True), ("POST", "/auth/register", None),
+                                    ("PATCH", f"/channels/{tight.channel}", True),
+                                    ("POST", f"/channels/{tight.channel}/messages/bulk-delete",
+                                     True), ("POST", "/nothing/here", None)):
+            expect(c.req(method, path, body, ctype=MP, token=token), 413, 40005)
+    r = c.req("POST", f"/channels/{tight.channel}/messages", body, ctype=MP)
+    assert r.status == 200, str(r)
