@@ -18,7 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { REQ_NEW, REQ_PENDING, REQ_READY };
+/* REQ_EARLY: answered before its body was read (framing_ok); the rest is ignored. */
+enum { REQ_NEW, REQ_PENDING, REQ_READY, REQ_EARLY };
 
 static void req_free(capi_req *req)
 {
@@ -102,6 +103,44 @@ static size_t body_limit(capi_req *req, const char *method, const char *url)
     return (size_t)cfg->max_body_bytes;
 }
 
+/* What the framing headers of a request say (framing_ok). */
+struct framing {
+    int content_lengths, transfer_encodings;
+    const char *first_length;
+    int lengths_differ;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_lengths++ == 0)
+            f->first_length = value;
+        else if (strcmp(f->first_length, value) != 0)
+            f->lengths_differ = 1;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+    }
+    return MHD_YES;
+}
+
+/*
+ * Whether the request's body framing is unambiguous. libmicrohttpd 0.9.75 reads a body by
+ * the first of several Content-Length headers, and by Transfer-Encoding when both are
+ * present; a proxy in front may pick the other one, and the bytes one of them takes for
+ * a body the other reads as the next request (request smuggling, RFC 9112 §6.3). Such
+ * requests are refused before their body is read.
+ */
+static int framing_ok(struct MHD_Connection *conn)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    return !f.lengths_differ && f.transfer_encodings <= 1 &&
+           !(f.transfer_encodings && f.content_lengths);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -117,6 +156,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = method;
         hs_buf_init(&req->body);
         *con_cls = req;
+        if (framing_ok(conn))
+            return MHD_YES;
+        /* Answered before the body is read: the connection cannot be reused. */
+        capi_respond_code(req, 400, 0, "400: Bad Request");
+        capi_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+        req->state = REQ_EARLY;
+        return send_response(req);
+    }
+    if (req->state == REQ_EARLY) {
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {

@@ -2042,3 +2042,39 @@ def test_multipart_type_does_not_lift_other_body_limits(tight):
             expect(c.req(method, path, body, ctype=MP, token=token), 413, 40005)
     r = c.req("POST", f"/channels/{tight.channel}/messages", body, ctype=MP)
     assert r.status == 200, str(r)
+
+
+def test_ambiguous_body_framing_is_refused(tight):
+    """capi_http.c framing_ok: libmicrohttpd 0.9.75 read a body by the first of two
+    different Content-Length headers (and by Transfer-Encoding when both were present), so
+    a proxy that picks the other one could have the rest read as a second request
+    (smuggling). Such requests are now answered 400 before their body is read, and the
+    connection is closed."""
+    c, ch = tight.client, tight.channel
+    smuggled = (f"GET /api/v10/users/@me HTTP/1.1\r\nHost: x\r\nAuthorization: {c.token}\r\n"
+                "\r\n").encode()
+    body = b'{"content": "smuggled"}'
+    head = (f"POST /api/v10/channels/{ch}/messages HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: {c.token}\r\nContent-Type: application/json\r\n").encode()
+    chunked = b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+    with nothing_stored(tight):
+        for framing, payload in (
+                (b"Content-Length: %d\r\nContent-Length: 3\r\n" % len(body), body + smuggled),
+                (b"Content-Length: 3\r\nContent-Length: %d\r\n" % len(body), body + smuggled),
+                (b"Transfer-Encoding: chunked\r\nContent-Length: %d\r\n" % len(chunked),
+                 chunked + smuggled),
+                (b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n" % len(chunked),
+                 chunked + smuggled),
+                (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",
+                 chunked + smuggled)):
+            out, _ = raw_exchange(tight, head + framing + b"\r\n" + payload)
+            assert status_line(out) == 400, out[:300]
+            assert out.count(b"HTTP/1.1 ") == 1, f"a second request was read: {out[:600]!r}"
+            head_part, _, rest = out.partition(b"\r\n\r\n")
+            assert b"application/json" in head_part and json.loads(rest)["code"] == 0, out
+    # The same length twice is no ambiguity, and a plain chunked body still works.
+    for framing, payload in ((b"Content-Length: %d\r\nContent-Length: %d\r\n"
+                              % (len(body), len(body)), body),
+                             (b"Transfer-Encoding: chunked\r\n", chunked)):
+        out, _ = raw_exchange(tight, head + framing + b"Connection: close\r\n\r\n" + payload)
+        assert status_line(out) == 200, out[:300]
