@@ -1341,11 +1341,12 @@ def files_only_in_attachments(server: HearthServer, expect_new: int | None = Non
 
 FILENAMES = [
     (b"../../etc/passwd", "passwd"), (b"..\\..\\x", "x"), (b"/abs/path", "path"),
-    (b"..", "unknown"), (b"", "unknown"),
+    (b"C:\\Windows\\win.ini", "win.ini"), (b"..", "unknown"), (b"", "unknown"),
     (b"...hidden", "hidden"), (b"a b\tc.txt", "a_b_c.txt"), (b"\xff\xfe.txt", "_.txt"),
     ("é€.txt".encode(), "_.txt"), (b"x" * 300, "x" * 128),
     (b"a" * 126 + b".txt", "a" * 126 + ".t"),
-    (b"%2e%2e%2fx", "_2e_2e_2fx"), (b"a;b=c", "a_b_c"),
+    (b"%2e%2e%2fx", "_2e_2e_2fx"), (b"a;b=c", "a_b_c"), (b"\x00", "unknown"),
+    (b"a\x00b.txt", "a_b.txt"),
 ]
 
 
