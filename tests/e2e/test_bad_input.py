@@ -2079,3 +2079,45 @@ def test_ambiguous_body_framing_is_refused(tight):
                              (b"Transfer-Encoding: chunked\r\n", chunked)):
         out, _ = raw_exchange(tight, head + framing + b"Connection: close\r\n\r\n" + payload)
         assert status_line(out) == 200, out[:300]
+
+
+def test_gateway_burst_is_not_a_slow_consumer(gws):
+    """capi_gateway.c conn_send: the slow-consumer bound was checked as each event was
+    queued, before anything was written, so one group commit's events for a session that
+    reads at once (here 16 messages of 16 KB against a 64 KiB bound) cut it off as if it
+    were stuck. The socket now takes what it can first."""
+    c, ch = gws.client, gws.channel
+    reader = RawWs(gws)
+    barrier = threading.Barrier(16)
+    posted: list[str] = []
+
+    def post():
+        barrier.wait()
+        r = c.req("POST", f"/channels/{ch}/messages", json_body={"content": "😀" * 2000})
+        assert r.status == 200, str(r)
+        posted.append(r.json()["id"])
+    try:
+        reader.identify(c.token)
+        log_start = len(gws.log_text())
+        for _ in range(3):
+            threads = [threading.Thread(target=post) for _ in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            barrier.reset()
+        reader.send({"op": 1, "d": None})
+        got: set[str] = set()
+        reader.s.settimeout(10)
+        while not set(posted) <= got:
+            try:
+                p = reader.payload()
+            except (EOFError, ConnectionResetError):
+                pytest.fail(f"the reading session was cut off after {len(got)} of "
+                            f"{len(posted)} messages: {gws.log_text()[log_start:][-300:]}")
+            if p.get("t") == "MESSAGE_CREATE":
+                got.add(p["d"]["id"])
+        assert "slow consumer" not in gws.log_text()[log_start:]
+    finally:
+        reader.close()
+    alive(gws)
