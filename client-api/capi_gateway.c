@@ -157,7 +157,14 @@ void gw_conn_send(struct gw_conn *c, const char *text, size_t len)
     wslay_event_queue_msg(c->ws, &msg);
     free(zbuf);
     gw_conn_mark_dirty(c);
-    if (wslay_event_get_queued_msg_length(c->ws) > (size_t)c->gw->cfg->gateway_max_queued_bytes) {
+    size_t max = (size_t)c->gw->cfg->gateway_max_queued_bytes;
+    /* One batch of events (a group commit) may pass the bound by itself: write what the
+     * socket takes now, and call the consumer slow only if that much still waits. */
+    if (wslay_event_get_queued_msg_length(c->ws) > max && wslay_event_send(c->ws) != 0) {
+        gw_conn_kill(c);
+        return;
+    }
+    if (wslay_event_get_queued_msg_length(c->ws) > max) {
         /* A consumer that cannot keep up is cut off rather than allowed to grow memory; its
          * session stays resumable and the ring holds what it missed. */
         hs_log(HS_LOG_WARN, "gateway", "closing a slow consumer (%zu bytes queued)",

@@ -18,7 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { REQ_NEW, REQ_PENDING, REQ_READY };
+/* REQ_EARLY: answered before its body was read (framing_ok); the rest is ignored. */
+enum { REQ_NEW, REQ_PENDING, REQ_READY, REQ_EARLY };
 
 static void req_free(capi_req *req)
 {
@@ -80,17 +81,68 @@ static const char *api_path(const char *url)
     return NULL;
 }
 
+/* Whether the request is a message create (POST /channels/{id}/messages), the one route that
+ * takes files. */
+static int takes_files(const char *method, const char *url)
+{
+    const char *p = api_path(url);
+    if (!p || strcmp(method, "POST") != 0 || strncmp(p, "/channels/", 10) != 0)
+        return 0;
+    p += 10;
+    size_t n = strcspn(p, "/");
+    return n > 0 && (strcmp(p + n, "/messages") == 0 || strcmp(p + n, "/messages/") == 0);
+}
+
 /* A message with files comes as multipart/form-data and may be as large as
- * max-upload-bytes; every other body is bounded by max-body-bytes. */
-static size_t body_limit(capi_req *req)
+ * max-upload-bytes; every other body (a multipart one sent elsewhere included) is bounded by
+ * max-body-bytes. */
+static size_t body_limit(capi_req *req, const char *method, const char *url)
 {
     const hs_config *cfg = req->srv->cfg;
     const char *ct =
         MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0 &&
-        cfg->max_upload_bytes > cfg->max_body_bytes)
+        cfg->max_upload_bytes > cfg->max_body_bytes && takes_files(method, url))
         return (size_t)cfg->max_upload_bytes;
     return (size_t)cfg->max_body_bytes;
+}
+
+/* What the framing headers of a request say (framing_ok). */
+struct framing {
+    int content_lengths, transfer_encodings;
+    const char *first_length;
+    int lengths_differ;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_lengths++ == 0)
+            f->first_length = value;
+        else if (strcmp(f->first_length, value) != 0)
+            f->lengths_differ = 1;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+    }
+    return MHD_YES;
+}
+
+/*
+ * Whether the request's body framing is unambiguous. libmicrohttpd 0.9.75 reads a body by
+ * the first of several Content-Length headers, and by Transfer-Encoding when both are
+ * present; a proxy in front may pick the other one, and the bytes one of them takes for
+ * a body the other reads as the next request (request smuggling, RFC 9112 §6.3). Such
+ * requests are refused before their body is read.
+ */
+static int framing_ok(struct MHD_Connection *conn)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    return !f.lengths_differ && f.transfer_encodings <= 1 &&
+           !(f.transfer_encodings && f.content_lengths);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -108,6 +160,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = method;
         hs_buf_init(&req->body);
         *con_cls = req;
+        if (framing_ok(conn))
+            return MHD_YES;
+        /* Answered before the body is read: the connection cannot be reused. */
+        capi_respond_code(req, 400, 0, "400: Bad Request");
+        capi_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+        req->state = REQ_EARLY;
+        return send_response(req);
+    }
+    if (req->state == REQ_EARLY) {
+        *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -116,7 +178,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
              * many concurrent uploads cannot exhaust memory. */
             size_t n = *upload_data_size;
             size_t held = atomic_fetch_add(&srv->buffered, n) + n;
-            if (req->body.len + n > body_limit(req) ||
+            if (req->body.len + n > body_limit(req, method, url) ||
                 held > (size_t)srv->cfg->max_buffered_bytes) {
                 atomic_fetch_sub(&srv->buffered, req->body.len + n);
                 req->body_too_large = 1;
@@ -225,6 +287,42 @@ hs_db *capi_read_db(capi_req *req)
     return db;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Percent-decoding of the path and the query arguments, as libmicrohttpd's own except that
+ * "%00" stays as it is. The path reaches us as a C string: a decoded NUL would end it early
+ * and route the request elsewhere ("DELETE .../reactions/%00/@me" as "DELETE .../reactions",
+ * removing every reaction; ".../members/U%00/roles/R" as a kick). Left alone, "%00" is
+ * three plain characters that no snowflake, emoji or invite code accepts.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *r = s, *w = s;
+    int hi, lo;
+    (void)cls;
+    (void)conn;
+    while (*r) {
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi || lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
@@ -265,14 +363,14 @@ int capi_server_new(capi_server **out, hs_core *core, hs_error *err)
                      MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    srv->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-                         srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
-                         (unsigned)cfg->http_threads, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                         (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)cfg->connection_timeout, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
         capi_gateway_free(srv->gw);

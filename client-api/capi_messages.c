@@ -254,24 +254,44 @@ static void create_finish(capi_req *req, int rc, const hs_error *err)
         capi_respond(req, 200, json_incref(r->result));
 }
 
+/* Every check of a create, and nothing else: when they pass, it fails on purpose so that the
+ * writer rolls back what the checks touched (a post unarchives its thread). */
+static int create_check_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    struct hs_msg_create *op = arg;
+    int rc = hs_msg_create_fn(txn, op, err);
+    return rc == 0 && op->checked ? HS_EINVAL : rc;
+}
+
 /* The files of a multipart message: pool thread. Stores them durably, then writes. */
 static void upload_job(capi_req *req)
 {
     struct msg_req *r = req->op;
+    hs_writer *writer = hs_core_writer(req->srv->core);
     hs_error err;
     hs_error_clear(&err);
+    /* Every check of the write first (content, reply target, slowmode, a locked thread, a
+     * retried nonce), so that a message that will be refused stores no file: files are
+     * content-addressed and may be shared, so none is ever removed once written. */
+    r->op.create.check_only = 1;
+    int rc = hs_writer_run(writer, create_check_fn, &r->op.create, &err);
+    r->op.create.check_only = 0;
+    if (!r->op.create.checked) { /* refused, or a retried nonce answered */
+        create_finish(req, rc, rc < 0 ? &err : NULL);
+        return;
+    }
+    r->op.create.checked = 0;
     for (size_t i = 0; i < r->nuploads; i++) {
         const struct capi_part *part = r->uploads[i].part;
         struct hs_msg_attachment *a = &r->attachments[i];
-        int rc =
-            hs_attachment_store(req->srv->cfg->data_dir, part->data, part->len, a->sha256, &err);
+        rc = hs_attachment_store(req->srv->cfg->data_dir, part->data, part->len, a->sha256, &err);
         if (rc < 0) {
             capi_respond_error(req, rc, &err);
             return;
         }
         hs_attachment_dimensions(part->data, part->len, &a->width, &a->height);
     }
-    int rc = hs_writer_run(hs_core_writer(req->srv->core), hs_msg_create_fn, &r->op.create, &err);
+    rc = hs_writer_run(writer, hs_msg_create_fn, &r->op.create, &err);
     create_finish(req, rc, rc < 0 ? &err : NULL);
 }
 

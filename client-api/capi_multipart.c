@@ -22,17 +22,23 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-/* Reads a parameter value (quoted string or token) at p into out; returns the end. */
+/*
+ * Reads a parameter value (quoted string or token) at p into out; returns the end. A
+ * backslash escapes only a quote or a backslash: browsers send Windows paths unescaped
+ * ("C:\\dir\\f.txt"), and the file name sanitiser needs their separators. A NUL byte
+ * becomes DEL, so that it is one more character the sanitiser replaces rather than the end
+ * of the name.
+ */
 static const char *read_value(const char *p, const char *end, char *out, size_t outlen)
 {
     size_t n = 0;
     if (p < end && *p == '"') {
         p++;
         while (p < end && *p != '"') {
-            if (*p == '\\' && p + 1 < end)
+            if (*p == '\\' && p + 1 < end && (p[1] == '"' || p[1] == '\\'))
                 p++;
             if (n + 1 < outlen)
-                out[n++] = *p;
+                out[n++] = *p ? *p : '\x7f';
             p++;
         }
         if (p < end)
@@ -40,7 +46,7 @@ static const char *read_value(const char *p, const char *end, char *out, size_t 
     } else {
         while (p < end && *p != ';' && *p != ' ' && *p != '\t') {
             if (n + 1 < outlen)
-                out[n++] = *p;
+                out[n++] = *p ? *p : '\x7f';
             p++;
         }
     }

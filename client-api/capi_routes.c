@@ -12,6 +12,7 @@
 #include "hs_util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const struct capi_route capi_routes_core[] = {
@@ -172,6 +173,32 @@ void capi_route(capi_req *req)
     }
 }
 
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0: overlong forms,
+ * surrogates, values past U+10FFFF and cut-off sequences are not valid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t c, min;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xE0) == 0xC0)
+        len = 2, c = s[0] & 0x1F, min = 0x80;
+    else if ((s[0] & 0xF0) == 0xE0)
+        len = 3, c = s[0] & 0x0F, min = 0x800;
+    else if ((s[0] & 0xF8) == 0xF0)
+        len = 4, c = s[0] & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    return c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) ? 0 : len;
+}
+
 const char *capi_audit_reason(capi_req *req)
 {
     if (req->audit_reason)
@@ -180,7 +207,7 @@ const char *capi_audit_reason(capi_req *req)
     if (!h || !*h)
         return NULL;
     size_t n = strlen(h);
-    char *out = hs_xmalloc(n + 1), *o = out;
+    char *dec = hs_xmalloc(n + 1), *o = dec;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
         if (h[i] == '%' && i + 2 < n && (hi = hexval(h[i + 1])) >= 0 &&
@@ -191,15 +218,27 @@ const char *capi_audit_reason(capi_req *req)
             *o++ = h[i];
         }
     }
-    *o = '\0';
-    /* At most 512 characters, as Discord; NUL bytes end it. */
-    if (hs_utf8_len(out, strlen(out)) > 512) {
-        size_t chars = 0, i = 0;
-        for (; out[i]; i++)
-            if (((unsigned char)out[i] & 0xC0) != 0x80 && ++chars > 512)
-                break;
-        out[i] = '\0';
+    *o = '\0'; /* NUL bytes end it */
+    /* The reason is stored and sent back as a JSON string, so it must be UTF-8: bytes that
+     * do not decode become U+FFFD (jansson refuses the text otherwise, and a ban whose reason
+     * cannot be serialised could not be read back). At most 512 characters, as Discord. */
+    size_t len = strlen(dec), chars = 0;
+    char *out = hs_xmalloc(3 * len + 1);
+    o = out;
+    for (size_t i = 0; i < len && chars < 512; chars++) {
+        size_t k = utf8_seq((const unsigned char *)dec + i, len - i);
+        if (k == 0) {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(o, dec + i, k);
+            o += k;
+            i += k;
+        }
     }
+    *o = '\0';
+    free(dec);
     req->audit_reason = out;
     return out;
 }

@@ -60,6 +60,26 @@ int capi_ws_accept_key(const char *key, char out[29])
     return 0;
 }
 
+/*
+ * Whether a Host header may go into a URL we hand out (GET /gateway, READY's
+ * resume_gateway_url): a host name, an IPv4 or bracketed IPv6 address and an optional port,
+ * at most 255 bytes. Anything else (a quote, a slash, bytes that are not ASCII) is replaced
+ * by a default: those URLs are JSON strings, and jansson refuses text that is not UTF-8.
+ */
+static int host_ok(const char *host)
+{
+    size_t n = host ? strlen(host) : 0;
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)host[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']'))
+            return 0;
+    }
+    return 1;
+}
+
 static void on_upgraded(void *cls, struct MHD_Connection *connection, void *req_cls,
                         const char *extra_in, size_t extra_in_size, MHD_socket sock,
                         struct MHD_UpgradeResponseHandle *urh)
@@ -118,7 +138,7 @@ void capi_ws_upgrade(capi_req *req)
     p->bad_encoding = enc && strcmp(enc, "json") != 0;
     p->zlib_stream = comp && strcmp(comp, "zlib-stream") == 0;
     p->bad_compress = comp && !p->zlib_stream;
-    if (host && strlen(host) < 256 && !strpbrk(host, "/\"\\ "))
+    if (host_ok(host) && strlen(host) < 256)
         p->host = hs_xstrdup(host);
     req->gw_params = p;
 
@@ -132,7 +152,7 @@ static json_t *gateway_url(capi_req *req)
 {
     const char *host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Host");
     char url[300];
-    if (!host || strlen(host) > 255 || strpbrk(host, "/\"\\ "))
+    if (!host_ok(host))
         host = req->srv->cfg->listen;
     snprintf(url, sizeof(url), "ws://%s/gateway", host);
     return json_string(url);

@@ -448,6 +448,11 @@ int hs_msg_create_fn(hs_txn *txn, void *arg, hs_error *err)
                                  "Unknown message");
         }
     }
+    if (op->check_only) {
+        free(nonce);
+        op->checked = 1;
+        return 0;
+    }
     struct hs_mention_result *men = hs_xmalloc(sizeof(*men));
     hs_mentions_resolve(db, &ch, perms, op->content, op->allowed_mentions, replied_user, men);
 

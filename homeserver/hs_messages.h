@@ -62,7 +62,10 @@ struct hs_msg_attachment {
  * HS_MSG_NONCE_WINDOW_MS, nothing is written and the earlier message is returned
  * (*deduplicated set). A reply whose target is not a message of this channel fails with
  * 50035 MESSAGE_REFERENCE_UNKNOWN_MESSAGE, unless fail_if_not_exists is 0: then it is a
- * plain message.
+ * plain message. With check_only, the checks run and, when they pass, *checked is set and
+ * nothing more: a message with files asks this before it stores them. The checks may touch
+ * rows (a post unarchives its thread), so the caller makes that write fail on purpose to
+ * roll them back (capi_messages.c).
  */
 struct hs_msg_create {
     uint64_t channel_id, author_id;
@@ -75,6 +78,8 @@ struct hs_msg_create {
     const struct hs_msg_reference *reference;           /* NULL: not a reply */
     const struct hs_msg_attachment *attachments;        /* nattachments of them */
     size_t nattachments;
+    int check_only;   /* stop after the checks */
+    int checked;      /* out (check_only): the checks passed */
     json_t *message;  /* out: new reference */
     int deduplicated; /* out: an earlier message was returned */
 };

@@ -214,12 +214,35 @@ static void test_parse_mutations(void **state)
     }
 }
 
+/* File names as browsers send them: Windows paths with bare backslashes (only \" and \\
+ * are escapes), and a NUL, which must stay a character for the sanitiser to replace. */
+static void test_filename_bytes(void **state)
+{
+    (void)state;
+    struct capi_part parts[4];
+    const char *why;
+    static const char body[] = "--XyZ\r\nContent-Disposition: form-data; name=\"files[0]\"; "
+                               "filename=\"C:\\dir\\f.txt\"\r\n\r\nA\r\n"
+                               "--XyZ\r\nContent-Disposition: form-data; name=\"files[1]\"; "
+                               "filename=\"a\\\\b\\\"c\"\r\n\r\nB\r\n"
+                               "--XyZ\r\nContent-Disposition: form-data; name=\"files[2]\"; "
+                               "filename=\"a\0b.txt\"\r\n\r\nC\r\n"
+                               "--XyZ\r\nContent-Disposition: form-data; name=\"files[3]\"; "
+                               "filename=x\0y\r\n\r\nD\r\n--XyZ--\r\n";
+    assert_int_equal(parse(body, sizeof(body) - 1, parts, 4, &why), 4);
+    assert_string_equal(parts[0].filename, "C:\\dir\\f.txt");
+    assert_string_equal(parts[1].filename, "a\\b\"c");
+    assert_string_equal(parts[2].filename, "a\x7f"
+                                           "b.txt");
+    assert_string_equal(parts[3].filename, "x\x7fy");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_boundary),        cmocka_unit_test(test_parse_typical),
         cmocka_unit_test(test_parse_edges),     cmocka_unit_test(test_parse_malformed),
-        cmocka_unit_test(test_parse_mutations),
+        cmocka_unit_test(test_parse_mutations), cmocka_unit_test(test_filename_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
