@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 DATA_DIR   ?= ./data
 LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all build deps e2e-deps run test test-unit test-e2e test-browser asan format clean
+.PHONY: all build deps e2e-deps run test test-unit test-e2e test-browser screenshots asan format clean
 
 all: build
 
@@ -61,12 +61,18 @@ test-e2e:
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 # The web client in Chromium, two users at a time (tests/browser, spec/web-client.md); it
-# fails on any console error. Screenshots land in docs/screenshots. The file serving is
+# fails on any console error. Screenshots land in build/screenshots (`make screenshots`
+# refreshes the README's, in docs/screenshots). The file serving is
 # checked again against the sanitizer build.
 test-browser:
 	@cd tests/browser && HEARTHD=$(CURDIR)/$(BUILD)/hearthd node --test --test-concurrency=1
 	@cd tests/browser && HEARTHD=$(CURDIR)/$(ASAN_BUILD)/hearthd HEARTH_SCREENSHOTS=0 \
 		node --test static.test.mjs resume.test.mjs
+
+# Refreshes the screenshots the README links (docs/screenshots) from a browser run.
+screenshots: build
+	@cd tests/browser && HEARTHD=$(CURDIR)/$(BUILD)/hearthd HEARTH_SCREENSHOTS=docs \
+		node --test --test-concurrency=1
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -5,7 +5,8 @@
  * error or uncaught exception fails the test that caused it.
  *
  * Environment: HEARTHD (default <repo>/build/hearthd), HEARTH_BROWSER (default
- * /usr/bin/chromium), HEARTH_SCREENSHOTS=0 to skip writing docs/screenshots.
+ * /usr/bin/chromium), HEARTH_SCREENSHOTS=0 to write no screenshots, =docs to refresh
+ * docs/screenshots (otherwise they go to build/screenshots).
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync, existsSync } from 'node:fs';
@@ -203,9 +204,12 @@ export async function openChannel(page, guildId, channelId) {
   await page.locator('#composer-input').waitFor();
 }
 
+/* Screenshots go to build/screenshots on every run; HEARTH_SCREENSHOTS=docs writes the
+ * ones the README shows (docs/screenshots, `make screenshots`), =0 writes none. */
 export function screenshotPath(name) {
-  if (process.env.HEARTH_SCREENSHOTS === '0') return null;
-  const dir = join(REPO, 'docs', 'screenshots');
+  const where = process.env.HEARTH_SCREENSHOTS;
+  if (where === '0') return null;
+  const dir = where === 'docs' ? join(REPO, 'docs', 'screenshots') : join(REPO, 'build', 'screenshots');
   mkdirSync(dir, { recursive: true });
   return join(dir, name + '.png');
 }
