@@ -82,6 +82,8 @@ static const struct cfg_row rows[] = {
      NULL, "requests per window to one route and top-level resource (any other route)"},
     {"ratelimit-max-buckets", CFG_INT, OFF(ratelimit_max_buckets), "100000", 64, 10000000, NULL,
      "rate-limit buckets kept in memory; the least recently used are dropped first"},
+    {"automod-max-keyword-rules", CFG_INT, OFF(automod_max_keyword_rules), "6", 1, 1000, NULL,
+     "AutoMod keyword rules a guild may have (Discord allows 6)"},
 };
 
 static const struct cfg_row *find_row(const char *name, size_t len)

@@ -44,6 +44,8 @@ typedef struct hs_config {
     int ratelimit_messages_per_window;
     int ratelimit_default_per_window;
     int ratelimit_max_buckets;
+    /* AutoMod (homeserver/hs_automod.c, spec/rest-automod.md). */
+    int automod_max_keyword_rules;
 } hs_config;
 
 /* Fills every field with its default. Release with hs_config_release. */

@@ -209,6 +209,29 @@ static const char *const migrations[] = {
      * channel, and triggers that keep both in the transaction of every message write.
      * Existing messages are indexed here. */
     HS_SEARCH_MIGRATION,
+
+    /* 7: AutoMod (homeserver/hs_automod.c, spec/rest-automod.md): rules in Discord's shape,
+     * their trigger metadata, actions and exempt lists as canonical JSON; per guild a
+     * version stamp, a fresh id at every change of its rules or spam settings (the writer's
+     * cache of compiled rules compares it), and the spam settings as JSON. IF NOT EXISTS:
+     * a test rewinds user_version past this migration to replay an earlier one. */
+    "CREATE TABLE IF NOT EXISTS automod_rules ("
+    "  id INTEGER PRIMARY KEY,"
+    "  guild_id INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  creator_id INTEGER NOT NULL,"
+    "  event_type INTEGER NOT NULL,"
+    "  trigger_type INTEGER NOT NULL,"
+    "  trigger_metadata TEXT NOT NULL,"
+    "  actions TEXT NOT NULL,"
+    "  enabled INTEGER NOT NULL,"
+    "  exempt_roles TEXT NOT NULL,"
+    "  exempt_channels TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS automod_rules_by_guild ON automod_rules (guild_id, id);"
+    "CREATE TABLE IF NOT EXISTS automod_guilds ("
+    "  guild_id INTEGER PRIMARY KEY,"
+    "  version INTEGER NOT NULL,"
+    "  spam TEXT);",
 };
 
 int hs_schema_version_latest(void)
