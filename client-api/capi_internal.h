@@ -101,6 +101,7 @@ extern const struct capi_route capi_routes_channels[]; /* channel edits, overwri
 extern const struct capi_route capi_routes_invites[];  /* invites, DMs, group DMs */
 extern const struct capi_route capi_routes_messages[]; /* pins, reactions, bulk, uploads */
 extern const struct capi_route capi_routes_search[];   /* message search */
+extern const struct capi_route capi_routes_automod[];  /* AutoMod rules, spam settings */
 
 /* Paths outside /api and /gateway: the web client's files (capi_static.c). */
 void capi_static_serve(capi_req *req, const char *url);

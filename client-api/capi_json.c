@@ -121,6 +121,9 @@ static const struct reason_map reasons[] = {
     {HS_R_THREAD_EXISTS, 400, 160004, "A thread has already been created for this message"},
     {HS_R_CHANNEL_TYPE, 400, 50024, "Cannot execute action on this channel type"},
     {HS_R_SYSTEM_MESSAGE, 400, 50021, "Cannot execute action on a system message"},
+    {HS_R_AUTOMOD_BLOCKED, 400, 200000, "Message was blocked by automatic moderation"},
+    /* Discord documents no code for this one (spec/rest-automod.md). */
+    {HS_R_UNKNOWN_AUTOMOD_RULE, 404, 0, "Unknown Auto Moderation Rule"},
 };
 
 void capi_respond_error(capi_req *req, int rc, const hs_error *err)

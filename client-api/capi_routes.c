@@ -121,8 +121,8 @@ static int authenticate(capi_req *req)
 }
 
 static const struct capi_route *const tables[] = {
-    capi_routes_core,    capi_routes_members,  capi_routes_channels,
-    capi_routes_invites, capi_routes_messages, capi_routes_search,
+    capi_routes_core,     capi_routes_members, capi_routes_channels, capi_routes_invites,
+    capi_routes_messages, capi_routes_search,  capi_routes_automod,
 };
 
 void capi_route(capi_req *req)

@@ -570,9 +570,8 @@ int hs_channel_create_fn(hs_txn *txn, void *arg, hs_error *err)
     if ((rc = check_name(op->name, err)) < 0 || (rc = check_topic(op->topic, err)) < 0 ||
         (rc = check_rate_limit(op->rate_limit_per_user, err)) < 0)
         return rc;
-    if (op->parent_id &&
-        (op->type == HS_CHANNEL_CATEGORY ||
-         !is_category_of(db, op->parent_id, op->guild_id, op->actor_id)))
+    if (op->parent_id && (op->type == HS_CHANNEL_CATEGORY ||
+                          !is_category_of(db, op->parent_id, op->guild_id, op->actor_id)))
         return hs_error_form(err, "parent_id", "CHANNEL_PARENT_INVALID",
                              "Not a category of this guild.");
     if (op->overwrites && !json_is_null(op->overwrites)) {

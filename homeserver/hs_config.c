@@ -87,6 +87,8 @@ static const struct cfg_row rows[] = {
     {"web-dir", CFG_STR, OFF(web_dir), "", 0, 4096, NULL,
      "directory of the web client's files served at / (empty: the source tree's web/ for a "
      "build-tree hearthd, else share/hearth/web beside the installed one)"},
+    {"automod-max-keyword-rules", CFG_INT, OFF(automod_max_keyword_rules), "6", 1, 1000, NULL,
+     "AutoMod keyword rules a guild may have (Discord allows 6)"},
 };
 
 static const struct cfg_row *find_row(const char *name, size_t len)

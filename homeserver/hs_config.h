@@ -46,6 +46,8 @@ typedef struct hs_config {
     int ratelimit_default_per_window;
     int ratelimit_max_buckets;
     char *web_dir; /* "": the default chosen by capi_static.c */
+    /* AutoMod (homeserver/hs_automod.c, spec/rest-automod.md). */
+    int automod_max_keyword_rules;
 } hs_config;
 
 /* Fills every field with its default. Release with hs_config_release. */

@@ -13,6 +13,7 @@
 #include "hs_messages.h"
 #include "hs_accounts.h"
 #include "hs_audit.h"
+#include "hs_automod.h"
 #include "hs_channels.h"
 #include "hs_guilds.h"
 #include "hs_perm.h"
@@ -27,14 +28,14 @@
 #define MSG_COLUMNS                                                                                \
     "m.id, m.author_id, m.content, m.edited_at, m.type, m.flags, m.tts, u.username, "              \
     "u.global_name, u.bot, m.pinned_at, m.ref_message_id, m.ref_channel_id, m.mention_everyone, "  \
-    "m.mentions, m.mention_roles, m.attachments"
+    "m.mentions, m.mention_roles, m.attachments, m.embeds"
 #define MSG_FROM " FROM messages m JOIN users u ON u.id = m.author_id "
 
 /* One row of MSG_COLUMNS, copied out of its statement. */
 struct msg_row {
     uint64_t id, author_id, edited_at, pinned_at, ref_message_id, ref_channel_id;
     int type, flags, tts, bot, mention_everyone;
-    char *content, *username, *global_name, *mentions, *mention_roles, *attachments;
+    char *content, *username, *global_name, *mentions, *mention_roles, *attachments, *embeds;
 };
 
 static char *dup_or_null(const char *s)
@@ -61,6 +62,7 @@ static void row_read(sqlite3_stmt *s, struct msg_row *r)
     r->mentions = dup_or_null(hs_col_text(s, 14));
     r->mention_roles = dup_or_null(hs_col_text(s, 15));
     r->attachments = dup_or_null(hs_col_text(s, 16));
+    r->embeds = dup_or_null(hs_col_text(s, 17));
 }
 
 static void row_release(struct msg_row *r)
@@ -71,6 +73,7 @@ static void row_release(struct msg_row *r)
     free(r->mentions);
     free(r->mention_roles);
     free(r->attachments);
+    free(r->embeds);
 }
 
 /* A stored JSON array (NULL or unreadable: empty). */
@@ -174,13 +177,14 @@ static json_t *msg_build(hs_db *db, const struct msg_row *r, uint64_t channel_id
                   r->global_name ? json_string(r->global_name) : json_null(), "avatar", "bot",
                   r->bot, "flags", 0, "public_flags", 0);
     json_t *m = json_pack(
-        "{s:o, s:o, s:o, s:s, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:[], s:b, s:i, s:i, s:[]}", "id",
+        "{s:o, s:o, s:o, s:s, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:b, s:i, s:i, s:[]}", "id",
         hs_json_id(r->id), "channel_id", hs_json_id(channel_id), "author", author, "content",
         r->content, "timestamp", hs_json_time(hs_snowflake_unix_ms(r->id)), "edited_timestamp",
         hs_json_time_or_null(r->edited_at), "tts", r->tts, "mention_everyone", r->mention_everyone,
         "mentions", mentions_json(db, r->mentions, guild_id), "mention_roles",
         stored_array(r->mention_roles), "attachments", stored_array(r->attachments), "embeds",
-        "pinned", r->pinned_at != 0, "type", r->type, "flags", r->flags, "components");
+        stored_array(r->embeds), "pinned", r->pinned_at != 0, "type", r->type, "flags", r->flags,
+        "components");
     HS_ASSERT(m);
     json_t *reactions = reactions_json(db, channel_id, r->id, viewer_id);
     if (json_array_size(reactions))
@@ -457,6 +461,18 @@ int hs_msg_create_fn(hs_txn *txn, void *arg, hs_error *err)
     hs_mentions_resolve(db, &ch, perms, op->content, op->allowed_mentions, replied_user, men);
 
     uint64_t id = hs_txn_new_id(txn);
+    /* ---- AutoMod and spam detection (hs_automod.h): before anything is stored. A blocked
+     * message fails this write; AutoMod's trace is recorded after the rollback. ---- */
+    {
+        struct hs_automod_msg am = {&ch, op->author_id, perms, id, op->content, 0};
+        rc = hs_automod_check_message(txn, &am, err);
+        if (rc < 0) {
+            free(men);
+            free(nonce);
+            return rc;
+        }
+    }
+    /* ---- end AutoMod ---- */
     json_t *attachments = NULL;
     rc = store_attachments(txn, op->channel_id, id, op->attachments, op->nattachments, &attachments,
                            err);
@@ -607,11 +623,19 @@ int hs_msg_edit_fn(hs_txn *txn, void *arg, hs_error *err)
                              "Cannot edit a message authored by another user");
         goto out;
     }
-    if (row.type == HS_MSG_CHANNEL_PINNED) {
+    if (row.type == HS_MSG_CHANNEL_PINNED || row.type == HS_MSG_AUTO_MODERATION_ACTION) {
         rc = hs_error_reason(err, HS_EINVAL, HS_R_SYSTEM_MESSAGE,
                              "Cannot execute action on a system message");
         goto out;
     }
+    /* ---- AutoMod (hs_automod.h): new content is checked as a new message is. ---- */
+    if (op->content) {
+        struct hs_automod_msg am = {&ch, op->actor_id, perms, op->message_id, op->content, 1};
+        rc = hs_automod_check_message(txn, &am, err);
+        if (rc < 0)
+            goto out;
+    }
+    /* ---- end AutoMod ---- */
     if (op->keep_attachments) {
         rc = keep_attachments(txn, op, row.attachments, &attachments, err);
         if (rc < 0)

@@ -26,6 +26,7 @@ enum hs_message_type {
     HS_MSG_DEFAULT = 0,
     HS_MSG_CHANNEL_PINNED = 6, /* "X pinned a message": the system message of a pin */
     HS_MSG_REPLY = 19,
+    HS_MSG_AUTO_MODERATION_ACTION = 24, /* an AutoMod alert (hs_automod_check.c) */
 };
 
 #define HS_MSG_MAX_ATTACHMENTS 10                         /* files per message */

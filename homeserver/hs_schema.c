@@ -213,6 +213,28 @@ static const char *const migrations[] = {
     /* 7: temporary membership (an invite's `temporary`): such a member is removed when its
      * last gateway session ends, unless it has been given a role (spec/rest-invites.md). */
     "ALTER TABLE members ADD COLUMN temporary INTEGER NOT NULL DEFAULT 0;",
+
+    /* 8: AutoMod (homeserver/hs_automod.c, spec/rest-automod.md): rules in Discord's shape,
+     * their trigger metadata, actions and exempt lists as canonical JSON; per guild a
+     * version stamp, a fresh id at every change of its rules or spam settings (the writer's
+     * cache of compiled rules compares it), and the spam settings as JSON. */
+    "CREATE TABLE IF NOT EXISTS automod_rules ("
+    "  id INTEGER PRIMARY KEY,"
+    "  guild_id INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  creator_id INTEGER NOT NULL,"
+    "  event_type INTEGER NOT NULL,"
+    "  trigger_type INTEGER NOT NULL,"
+    "  trigger_metadata TEXT NOT NULL,"
+    "  actions TEXT NOT NULL,"
+    "  enabled INTEGER NOT NULL,"
+    "  exempt_roles TEXT NOT NULL,"
+    "  exempt_channels TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS automod_rules_by_guild ON automod_rules (guild_id, id);"
+    "CREATE TABLE IF NOT EXISTS automod_guilds ("
+    "  guild_id INTEGER PRIMARY KEY,"
+    "  version INTEGER NOT NULL,"
+    "  spam TEXT);",
 };
 
 int hs_schema_version_latest(void)

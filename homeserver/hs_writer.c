@@ -29,6 +29,17 @@ struct hs_txn {
     uint64_t now_ms;
     hs_event **events; /* recorded by the group so far */
     size_t nevents, capevents;
+    /* What the current write asked to run should it fail (hs_txn_on_failure). */
+    hs_write_fn fail_fn;
+    void *fail_arg;
+    void (*fail_free)(void *);
+};
+
+/* Per-module state kept by the writer (hs_txn_state). */
+struct writer_state {
+    const void *key;
+    void *state;
+    void (*free_fn)(void *);
 };
 
 struct hs_writer {
@@ -42,6 +53,8 @@ struct hs_writer {
     struct item *head, *tail;
     int stopping;
     struct hs_writer_stats stats;
+    struct writer_state states[8]; /* the writer thread only */
+    size_t nstates;
 };
 
 hs_db *hs_txn_db(hs_txn *txn)
@@ -92,6 +105,39 @@ int hs_txn_event(hs_txn *txn, const char *type, uint64_t guild_id, uint64_t chan
     return 0;
 }
 
+void hs_txn_on_failure(hs_txn *txn, hs_write_fn fn, void *arg, void (*free_fn)(void *))
+{
+    if (txn->fail_free)
+        txn->fail_free(txn->fail_arg);
+    txn->fail_fn = fn;
+    txn->fail_arg = arg;
+    txn->fail_free = free_fn;
+}
+
+void *hs_txn_state(hs_txn *txn, const void *key, void *(*make)(void), void (*free_fn)(void *))
+{
+    hs_writer *w = txn->w;
+    for (size_t i = 0; i < w->nstates; i++)
+        if (w->states[i].key == key)
+            return w->states[i].state;
+    HS_ASSERT(w->nstates < HS_ARRAY_LEN(w->states));
+    struct writer_state *st = &w->states[w->nstates++];
+    st->key = key;
+    st->state = make();
+    st->free_fn = free_fn;
+    return st->state;
+}
+
+/* Forgets the current write's failure follow-up (freeing its argument). */
+static void clear_on_failure(hs_txn *txn)
+{
+    if (txn->fail_free)
+        txn->fail_free(txn->fail_arg);
+    txn->fail_fn = NULL;
+    txn->fail_arg = NULL;
+    txn->fail_free = NULL;
+}
+
 static void drop_events_from(hs_txn *txn, size_t from)
 {
     while (txn->nevents > from)
@@ -123,9 +169,24 @@ static int run_group(hs_writer *w, struct item *group, hs_txn *txn)
         if (it->rc < 0) {
             drop_events_from(txn, mark);
             rc = exec_simple(db, "ROLLBACK TO w", &err);
-            if (rc < 0)
+            if (rc < 0) {
+                clear_on_failure(txn);
                 goto rollback;
+            }
+            if (txn->fail_fn) {
+                /* The write's trace (hs_txn_on_failure), in the savepoint it left empty. */
+                hs_error ferr;
+                hs_error_clear(&ferr);
+                if (txn->fail_fn(txn, txn->fail_arg, &ferr) < 0) {
+                    hs_log(HS_LOG_WARN, "store", "a failed write's follow-up failed: %s", ferr.msg);
+                    drop_events_from(txn, mark);
+                    rc = exec_simple(db, "ROLLBACK TO w", &err);
+                }
+            }
         }
+        clear_on_failure(txn);
+        if (rc < 0)
+            goto rollback;
         rc = exec_simple(db, "RELEASE w", &err);
         if (rc < 0)
             goto rollback;
@@ -218,6 +279,9 @@ void hs_writer_free(hs_writer *w)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    for (size_t i = 0; i < w->nstates; i++)
+        if (w->states[i].free_fn)
+            w->states[i].free_fn(w->states[i].state);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);
     free(w);

@@ -52,6 +52,26 @@ uint64_t hs_txn_now_ms(hs_txn *txn);
 int hs_txn_event(hs_txn *txn, const char *type, uint64_t guild_id, uint64_t channel_id,
                  uint64_t actor_id, json_t *data, hs_error *err);
 
+/*
+ * Inside a write function that is about to fail: fn(txn, arg, err) runs right after this
+ * write was rolled back, in the same transaction, and what it records (rows and events)
+ * commits with the group although the write itself reports its failure. This is for a
+ * refusal that must leave a trace: AutoMod blocking a message stores no message but does
+ * store its audit log entry, alert and timeout (hs_automod.h). If fn fails, its changes are
+ * rolled back as well. Takes arg: free_fn(arg) (may be NULL) runs after fn, or without fn
+ * when the write succeeds after all. At most one per write; a later call replaces an
+ * earlier one (whose arg is freed). Writer thread only.
+ */
+void hs_txn_on_failure(hs_txn *txn, hs_write_fn fn, void *arg, void (*free_fn)(void *));
+
+/*
+ * State a module keeps on the writer thread from one write to the next (caches that only
+ * write functions use, such as AutoMod's compiled rules): the first call with a key makes
+ * it with make(); free_fn(state) runs when the writer stops. key identifies the module
+ * (the address of one of its statics). At most 8 keys. Writer thread only.
+ */
+void *hs_txn_state(hs_txn *txn, const void *key, void *(*make)(void), void (*free_fn)(void *));
+
 /* Statistics, for tests and benchmarks (any thread; approximate while running). */
 struct hs_writer_stats {
     uint64_t commits;

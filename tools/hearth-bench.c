@@ -19,7 +19,8 @@
  * machine (shared/reference/perf-notes.md §0).
  *
  * Modes:
- *   post     POST /api/v10/channels/{channel}/messages {"content": "<body-size chars>"}
+ *   post     POST /api/v10/channels/{channel}/messages {"content": "<body-size chars>"} (or
+ *            the text of --content)
  *   history  GET  /api/v10/channels/{channel}/messages?limit=50&before=RANDOM, RANDOM uniform
  *            in [--min-id, --max-id]
  *   get      GET  --path (default /healthz): the HTTP stack alone, a baseline for history
@@ -179,6 +180,7 @@ struct options {
     uint64_t min_id;
     uint64_t max_id;
     int body_size;
+    const char *content; /* post: this text instead of body-size generated characters */
     long server_pid;
     uint64_t seed;
     bool verbose;
@@ -199,6 +201,7 @@ static void usage(FILE *out)
                  "  --min-id ID        history: smallest 'before' snowflake\n"
                  "  --max-id ID        history: largest 'before' snowflake\n"
                  "  --body-size B      post: message content length in bytes (default 64)\n"
+                 "  --content TEXT     post: this message content instead (UTF-8, escaped here)\n"
                  "  --path P           get: request path (default /healthz)\n"
                  "  --file F           fsync: scratch file (created, overwritten, removed)\n"
                  "  --timeout S        per-request timeout in seconds (default 30)\n"
@@ -249,6 +252,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         OPT_MIN_ID,
         OPT_MAX_ID,
         OPT_BODY_SIZE,
+        OPT_CONTENT,
         OPT_PATH,
         OPT_FILE,
         OPT_TIMEOUT,
@@ -270,6 +274,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"min-id", required_argument, NULL, OPT_MIN_ID},
         {"max-id", required_argument, NULL, OPT_MAX_ID},
         {"body-size", required_argument, NULL, OPT_BODY_SIZE},
+        {"content", required_argument, NULL, OPT_CONTENT},
         {"path", required_argument, NULL, OPT_PATH},
         {"file", required_argument, NULL, OPT_FILE},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -352,6 +357,11 @@ static int parse_options(int argc, char **argv, struct options *o)
             if (parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_BODY_SIZE)
                 goto bad;
             o->body_size = (int)u;
+            break;
+        case OPT_CONTENT:
+            if (!*optarg || strlen(optarg) > MAX_BODY_SIZE)
+                goto bad;
+            o->content = optarg;
             break;
         case OPT_PATH:
             if (optarg[0] != '/')
@@ -1047,10 +1057,37 @@ static void begin_window(struct bench *b, uint64_t now)
     b->gen_cpu0 = self_cpu_seconds();
 }
 
+/* text as the inside of a JSON string (quotes, backslashes and control characters escaped),
+ * in new memory. */
+static char *json_escape(const char *text)
+{
+    size_t n = strlen(text);
+    char *out = malloc(6 * n + 1), *o = out;
+
+    if (!out) {
+        fprintf(stderr, "hearth-bench: out of memory\n");
+        exit(1);
+    }
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            *o++ = '\\';
+            *o++ = (char)*p;
+        } else if (*p < 0x20) {
+            o += sprintf(o, "\\u%04x", *p);
+        } else {
+            *o++ = (char)*p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static void build_post_request(struct bench *b)
 {
     const struct options *o = &b->opt;
-    size_t body_len = (size_t)o->body_size + sizeof("{\"content\":\"\"}") - 1;
+    char *content = o->content ? json_escape(o->content) : NULL;
+    size_t content_len = content ? strlen(content) : (size_t)o->body_size;
+    size_t body_len = content_len + sizeof("{\"content\":\"\"}") - 1;
     size_t cap = body_len + 512 + strlen(o->channel) + strlen(o->token) + strlen(o->host);
     char *req = malloc(cap);
 
@@ -1064,8 +1101,14 @@ static void build_post_request(struct bench *b)
                      "Content-Length: %zu\r\n\r\n{\"content\":\"",
                      o->channel, o->host, o->port, o->token, body_len);
     size_t len = (size_t)n;
-    for (int i = 0; i < o->body_size; i++)
-        req[len++] = (i % 8 == 7) ? ' ' : (char)('a' + i % 26);
+    if (content) {
+        memcpy(req + len, content, content_len);
+        len += content_len;
+        free(content);
+    } else {
+        for (int i = 0; i < o->body_size; i++)
+            req[len++] = (i % 8 == 7) ? ' ' : (char)('a' + i % 26);
+    }
     memcpy(req + len, "\"}", 2);
     b->post_req = req;
     b->post_req_len = len + 2;

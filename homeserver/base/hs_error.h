@@ -66,6 +66,9 @@ enum hs_reason {
      * invite to a DM). */
     HS_R_CHANNEL_TYPE,
     HS_R_SYSTEM_MESSAGE, /* editing or pinning a system message (a pin notice) */
+    /* AutoMod or the spam filter blocked the message (hs_automod.h). */
+    HS_R_AUTOMOD_BLOCKED,
+    HS_R_UNKNOWN_AUTOMOD_RULE,
 };
 
 typedef struct hs_error {
