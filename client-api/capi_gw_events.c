@@ -104,7 +104,7 @@ static const struct route routes[] = {
     {"AUTO_MODERATION_RULE_DELETE", AUD_GUILD_PERM, I_AUTOMOD_CONFIGURATION, 0,
      HS_PERM_MANAGE_GUILD, 0},
     {"AUTO_MODERATION_ACTION_EXECUTION", AUD_GUILD_PERM, I_AUTOMOD_EXECUTION, 0,
-     HS_PERM_MANAGE_GUILD, 0},
+     HS_PERM_MANAGE_GUILD, 1},
     {"USER_UPDATE", AUD_SELF, I_ALWAYS, 0, 0, 0},
 };
 
@@ -128,11 +128,17 @@ static const char *text_for(struct ev_text *t, hs_event *ev, const struct gw_ses
         ev->actor_id != s->user_id && !mentions_user(ev->data, s->user_id)) {
         /* Without MESSAGE_CONTENT a bot sees that a message exists, not what it says. */
         if (!t->blank) {
+            /* Messages carry the first four; AutoMod's executions content and
+             * matched_content. Only fields the event has are blanked. */
+            static const char *const texts[] = {"content", "matched_content"};
+            static const char *const lists[] = {"embeds", "attachments", "components"};
             json_t *copy = json_deep_copy(ev->data);
-            json_object_set_new(copy, "content", json_string(""));
-            json_object_set_new(copy, "embeds", json_array());
-            json_object_set_new(copy, "attachments", json_array());
-            json_object_set_new(copy, "components", json_array());
+            for (size_t i = 0; i < HS_ARRAY_LEN(texts); i++)
+                if (json_object_get(copy, texts[i]))
+                    json_object_set_new(copy, texts[i], json_string(""));
+            for (size_t i = 0; i < HS_ARRAY_LEN(lists); i++)
+                if (json_object_get(copy, lists[i]))
+                    json_object_set_new(copy, lists[i], json_array());
             t->blank = json_dumps(copy, JSON_COMPACT);
             json_decref(copy);
         }

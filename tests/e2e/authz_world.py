@@ -415,6 +415,34 @@ class World:
             self.set_roles(a, roles, viewer)
         return ctx
 
+    def automod_clear(self) -> dict:
+        """No AutoMod rule left in the guild (rows that make rules stay under the per-guild
+        limit of 6 KEYWORD rules, spec/rest-automod.md §2)."""
+        base = f"/guilds/{self.guild_id}/auto-moderation/rules"
+        for rule in self.get(base):
+            ok(self.owner.delete(f"{base}/{rule['id']}"), 204)
+        return {"guild_id": self.guild_id}
+
+    def automod_body(self, **more) -> dict:
+        """A valid KEYWORD rule (disabled, so that it blocks no message of other rows)."""
+        return {"name": self.uniq("zq automod rule"), "event_type": 1, "trigger_type": 1,
+                "trigger_metadata": {"keyword_filter": [self.uniq("zqautomodword")]},
+                "actions": [{"type": 1}], **more}
+
+    def automod_rule(self) -> dict:
+        """A fresh KEYWORD rule made by the owner, the only rule of the guild."""
+        ctx = self.automod_clear()
+        rule = ok(self.owner.post(f"/guilds/{self.guild_id}/auto-moderation/rules",
+                                  self.automod_body()))
+        return {**ctx, "rule_id": rule["id"]}
+
+    def automod_gone_rule(self) -> dict:
+        """The id of a rule of the guild that was deleted since (404 code 0)."""
+        ctx = self.automod_rule()
+        ok(self.owner.delete(f"/guilds/{self.guild_id}/auto-moderation/rules/"
+                             f"{ctx['rule_id']}"), 204)
+        return ctx
+
     # -- reads as the owner, for "nothing changed" snapshots
 
     def nicks(self) -> dict:

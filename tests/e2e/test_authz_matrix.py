@@ -123,6 +123,8 @@ def rows() -> list[Row]:
     pins_snap = lambda w, c: [m["id"] for m in w.get(f"/channels/{w.private}/pins")]  # noqa
     bans_snap = lambda w, c: sorted(  # noqa: E731
         b["user"]["id"] for b in w.get(f"/guilds/{w.guild_id}/bans"))
+    automod_snap = lambda w, c: w.get(  # noqa: E731
+        f"/guilds/{w.guild_id}/auto-moderation/rules")
     tm_snap = lambda w, c: sorted(  # noqa: E731
         m["user_id"] for m in w.get(f"/channels/{c['channel_id']}/thread-members"))
 
@@ -377,6 +379,53 @@ def rows() -> list[Row]:
           ok=204, snap=bans_snap),
         R("GET", "/guilds/:guild_id/audit-logs", setup=G, needs=need("VIEW_AUDIT_LOG"),
           leak_ok=True),
+
+        # ---------------------------------------------------------------- AutoMod
+        # spec/rest-automod.md §1: every route needs MANAGE_GUILD (bots too); a TIMEOUT action
+        # needs MODERATE_MEMBERS as well (§3). Rules are KEYWORD rules, disabled.
+        R("GET", "/guilds/:guild_id/auto-moderation/rules", setup=lambda w: w.automod_rule(),
+          needs=need("MANAGE_GUILD"), extra=("bot",),
+          verify=lambda w, c, a, r: c["rule_id"] in [x["id"] for x in r.json()]),
+        R("POST", "/guilds/:guild_id/auto-moderation/rules",
+          setup=lambda w: w.automod_clear(), needs=need("MANAGE_GUILD"), extra=("bot",),
+          body=lambda w, c: w.automod_body(), snap=automod_snap,
+          verify=lambda w, c, a, r: r.json()["creator_id"] == a.id),
+        R("POST", "/guilds/:guild_id/auto-moderation/rules", "timeout action",
+          setup=lambda w: w.automod_clear(),
+          needs=need(("MANAGE_GUILD", "MODERATE_MEMBERS")),
+          lack=frozenset({"MODERATE_MEMBERS"}),
+          body=lambda w, c: w.automod_body(actions=[
+              {"type": 1}, {"type": 3, "metadata": {"duration_seconds": 60}}]),
+          snap=automod_snap),
+        R("GET", "/guilds/:guild_id/auto-moderation/rules/:rule_id",
+          setup=lambda w: w.automod_rule(), needs=need("MANAGE_GUILD"),
+          verify=lambda w, c, a, r: r.json()["id"] == c["rule_id"]),
+        # The permission is checked before the rule is looked up.
+        R("GET", "/guilds/:guild_id/auto-moderation/rules/:rule_id", "unknown rule",
+          setup=lambda w: w.automod_gone_rule(), needs=need("MANAGE_GUILD"),
+          instead=(404, 0)),
+        R("PATCH", "/guilds/:guild_id/auto-moderation/rules/:rule_id",
+          setup=lambda w: w.automod_rule(), needs=need("MANAGE_GUILD"),
+          body=lambda w, c: {"name": w.uniq("zq renamed rule")}, snap=automod_snap),
+        R("PATCH", "/guilds/:guild_id/auto-moderation/rules/:rule_id", "timeout action",
+          setup=lambda w: w.automod_rule(),
+          needs=need(("MANAGE_GUILD", "MODERATE_MEMBERS")),
+          lack=frozenset({"MODERATE_MEMBERS"}),
+          body=lambda w, c: {"actions": [
+              {"type": 1}, {"type": 3, "metadata": {"duration_seconds": 60 + w.counter()}}]},
+          snap=automod_snap),
+        R("DELETE", "/guilds/:guild_id/auto-moderation/rules/:rule_id",
+          setup=lambda w: w.automod_rule(), needs=need("MANAGE_GUILD"), ok=204,
+          snap=automod_snap),
+        R("DELETE", "/guilds/:guild_id/auto-moderation/rules/:rule_id", "unknown rule",
+          setup=lambda w: w.automod_gone_rule(), needs=need("MANAGE_GUILD"),
+          instead=(404, 0), snap=automod_snap),
+        R("GET", "/guilds/:guild_id/hearth/spam", setup=G, needs=need("MANAGE_GUILD"),
+          extra=("bot",)),
+        R("PATCH", "/guilds/:guild_id/hearth/spam", setup=G, needs=need("MANAGE_GUILD"),
+          extra=("bot",), body=lambda w, c: {"timeout_seconds": 600 + w.counter()},
+          snap=lambda w, c: w.get(f"/guilds/{w.guild_id}/hearth/spam"),
+          verify=lambda w, c, a, r: r.json() == w.get(f"/guilds/{w.guild_id}/hearth/spam")),
 
         # ---------------------------------------------------------------- overwrites
         R("PUT", "/channels/:channel_id/permissions/:overwrite_id", scope="private",
