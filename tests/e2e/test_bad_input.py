@@ -73,6 +73,7 @@ U_MEMBER = ("user_id", 404, 10007)
 U_USER = ("user_id", 404, 10013)
 U_BAN = ("user_id", 404, 10026)
 U_APP = ("application_id", 404, 10002)
+U_RULE = ("rule_id", 404, 0)  # spec/rest-automod.md §1, §8: Discord documents no code
 
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/gateway"): Route(),
@@ -200,6 +201,17 @@ ROUTES: dict[tuple[str, str], Route] = {
         unknown=(U_CHANNEL, U_MESSAGE)),
     ("GET", "/attachments/:channel_id/:attachment_id/*"): Route(
         unknown=(U_CHANNEL, ("attachment_id", 404, 10012))),
+    # AutoMod rules and the spam settings (spec/rest-automod.md)
+    ("GET", "/guilds/:guild_id/auto-moderation/rules"): Route(unknown=(U_GUILD,)),
+    ("POST", "/guilds/:guild_id/auto-moderation/rules"): Route("object", (U_GUILD,)),
+    ("GET", "/guilds/:guild_id/auto-moderation/rules/:rule_id"): Route(
+        unknown=(U_GUILD, U_RULE)),
+    ("PATCH", "/guilds/:guild_id/auto-moderation/rules/:rule_id"): Route(
+        "object", (U_GUILD, U_RULE)),
+    ("DELETE", "/guilds/:guild_id/auto-moderation/rules/:rule_id"): Route(
+        unknown=(U_GUILD, U_RULE)),
+    ("GET", "/guilds/:guild_id/hearth/spam"): Route(unknown=(U_GUILD,)),
+    ("PATCH", "/guilds/:guild_id/hearth/spam"): Route("object", (U_GUILD,)),
 }
 
 # Path parameters with no "unknown id" answer, and why.
@@ -466,7 +478,8 @@ def w(srv):
     """The world every test starts from: an owner A with guild G (text channel C, voice
     channel V, role R, thread TH, messages M and M2, M2 with an attachment ATT), a member B,
     an outsider O, a bot application APP (its bot user BOT), an invite INVITE, a group DM
-    GDM of A and B."""
+    GDM of A and B, and two disabled AutoMod rules of G: RULE (KEYWORD) and SPAM_RULE (SPAM,
+    the guild's one rule of that type)."""
     ids = {}
     a_tok, ids["A"] = register(srv, "bad_owner")
     b_tok, ids["B"] = register(srv, "bad_member")
@@ -491,6 +504,10 @@ def w(srv):
     app = a.ok("POST", "/applications", {"name": "badbot"}, 201)
     ids["APP"] = app["id"]
     ids["BOT"] = app["bot"]["id"]
+    ids["RULE"] = a.ok("POST", f"/guilds/{ids['G']}/auto-moderation/rules",
+                       automod_rule_body())["id"]
+    ids["SPAM_RULE"] = a.ok("POST", f"/guilds/{ids['G']}/auto-moderation/rules", {
+        "name": "spam", "event_type": 1, "trigger_type": 3, "actions": [{"type": 1}]})["id"]
     world = World(ids)
     world.srv, world.a, world.b, world.o = srv, a, b, Client(srv, o_tok)
     return world
@@ -516,6 +533,8 @@ def valid_path(w, method: str, pattern: str, route: Route) -> str:
             out.append(w["R"])
         elif seg == ":attachment_id":
             out.append(w["ATT"])
+        elif seg == ":rule_id":
+            out.append(w["RULE"])
         elif seg == "*":
             out.append({"invites": w["INVITE"], "attachments": "a.txt"}.get(
                 pattern.split("/")[1], quote("👍")))
@@ -523,6 +542,12 @@ def valid_path(w, method: str, pattern: str, route: Route) -> str:
             out.append(seg)
     path = "/".join(out)
     return path + "?query=bad" if pattern.endswith("/members/search") else path
+
+
+def automod_rule_body() -> dict:
+    """A valid KEYWORD rule (disabled: it judges no message)."""
+    return {"name": "rule", "event_type": 1, "trigger_type": 1,
+            "trigger_metadata": {"keyword_filter": ["badword"]}, "actions": [{"type": 1}]}
 
 
 # A body each body route accepts as well formed (so that only the path decides).
@@ -542,6 +567,9 @@ def minimal_body(w, method: str, pattern: str) -> dict | list | None:
         ("POST", "/channels/:channel_id/messages/:message_id/threads"): {"name": "x"},
         ("POST", "/channels/:channel_id/threads"): {"name": "x"},
         ("POST", "/channels/:channel_id/messages/bulk-delete"): {"messages": [w["M"], w["M2"]]},
+        ("POST", "/guilds/:guild_id/auto-moderation/rules"): automod_rule_body(),
+        ("PATCH", "/guilds/:guild_id/auto-moderation/rules/:rule_id"): {"name": "x"},
+        ("PATCH", "/guilds/:guild_id/hearth/spam"): {"enabled": True},
     }.get((method, pattern), {})
 
 
@@ -673,6 +701,43 @@ def test_unknown_ids_in_bodies_and_queries(w):
                      ).status == 204
 
 
+def test_automod_unknown_rules_and_permissions(w):
+    """A rule id that names no rule of the guild (nothing, a message, another guild's rule)
+    answers 404 code 0 on GET, PATCH and DELETE; members without MANAGE_GUILD get 50013,
+    outsiders 50001, on all seven routes; a TIMEOUT action needs MODERATE_MEMBERS too
+    (spec/rest-automod.md §1, §3). Nothing is stored."""
+    a, G = w.a, w["G"]
+    g2 = a.ok("POST", "/guilds", {"name": "automod other"}, 201)["id"]
+    other_rule = a.ok("POST", f"/guilds/{g2}/auto-moderation/rules", automod_rule_body())["id"]
+    # a member holding MANAGE_GUILD (1 << 5) but not MODERATE_MEMBERS (1 << 40)
+    tok, uid = register(w.srv, "bad_automod_mgr")
+    mgr = Client(w.srv, tok)
+    mgr.ok("POST", f"/invites/{w['INVITE']}")
+    role = a.ok("POST", f"/guilds/{G}/roles", {"name": "mgr", "permissions": str(1 << 5)})["id"]
+    a.ok("PUT", f"/guilds/{G}/members/{uid}/roles/{role}", status=204)
+    rules = f"/guilds/{G}/auto-moderation/rules"
+    timeout = {"actions": [{"type": 3, "metadata": {"duration_seconds": 60}}]}
+    with nothing_stored(w.srv):
+        for bad in (w["M"], w["C"], G, other_rule):
+            for method, body in (("GET", None), ("PATCH", {"name": "x"}), ("DELETE", None)):
+                expect(a.req(method, f"{rules}/{bad}", json_body=body), 404, 0)
+        expect(a.req("GET", f"/guilds/{g2}/auto-moderation/rules/{w['RULE']}"), 404, 0)
+        for c, status, code in ((w.b, 403, 50013), (w.o, 403, 50001)):
+            for method, path, body in (
+                    ("GET", rules, None), ("POST", rules, automod_rule_body()),
+                    ("GET", f"{rules}/{w['RULE']}", None),
+                    ("PATCH", f"{rules}/{w['RULE']}", {"name": "x"}),
+                    ("DELETE", f"{rules}/{w['RULE']}", None),
+                    ("GET", f"/guilds/{G}/hearth/spam", None),
+                    ("PATCH", f"/guilds/{G}/hearth/spam", {"enabled": False})):
+                expect(c.req(method, path, json_body=body), status, code)
+        expect(mgr.req("POST", rules, json_body={**automod_rule_body(), **timeout}), 403, 50013)
+        expect(mgr.req("PATCH", f"{rules}/{w['RULE']}", json_body=timeout), 403, 50013)
+    # the manager may read and write otherwise (this is what the 403s above are about)
+    assert mgr.req("GET", rules).status == 200
+    assert mgr.req("GET", f"/guilds/{G}/hearth/spam").status == 200
+
+
 # --------------------------------------------------------------------------- fields
 
 DEL = object()  # a case's value that removes the field from the base body
@@ -748,6 +813,150 @@ def thread_cases() -> list:
             + typed("auto_archive_duration", INT_BAD)
             + [({"auto_archive_duration": 61}, ("auto_archive_duration", "BASE_TYPE_CHOICES"))]
             + typed("rate_limit_per_user", INT_BAD) + rng("rate_limit_per_user", 0, 21600))
+
+
+def automod_common_cases(w) -> list:
+    """The rule fields a POST and a PATCH of a KEYWORD rule validate alike
+    (spec/rest-automod.md §2, §3)."""
+    V, TH = w["V"], w["TH"]
+    tm, kf, al = "trigger_metadata", "trigger_metadata.keyword_filter", \
+        "trigger_metadata.allow_list"
+    u = UNKNOWN_IDS[0]
+
+    def meta(**kw):
+        return {tm: {"keyword_filter": ["badword"], **kw}}
+
+    return (
+        typed("name", STR_BAD) + length("name", "", "BASE_TYPE_BAD_LENGTH")
+        + length("name", "n" * 101, "BASE_TYPE_BAD_LENGTH")
+        + [({"event_type": v}, ("event_type", "BASE_TYPE_CHOICES"))
+           for v in (0, 2, "1", 1.5, True, [], {})]
+        + [({tm: v}, (tm, "DICT_TYPE_CONVERT")) for v in ("x", 1, [], True)]
+        # keyword_filter: required, at most 1000 keywords of 1-60 characters, not only wildcards
+        + [({tm: {}}, (kf, "BASE_TYPE_REQUIRED")),
+           ({tm: {"keyword_filter": []}}, (kf, "BASE_TYPE_REQUIRED")),
+           ({tm: {"keyword_filter": [f"k{i}" for i in range(1001)]}},
+            (kf, "BASE_TYPE_MAX_LENGTH"))]
+        + [({tm: {"keyword_filter": ["ok", v]}}, (kf + ".1", "BASE_TYPE_STRING"))
+           for v in (1, True, [], {}, None)]
+        + [({tm: {"keyword_filter": ["ok", v]}}, (kf + ".1", "BASE_TYPE_BAD_LENGTH"))
+           for v in ("", "k" * 61)]
+        + [({tm: {"keyword_filter": ["ok", v]}}, (kf + ".1", "AUTO_MODERATION_KEYWORD_EMPTY"))
+           for v in ("*", "**", "* *", " ", "*  *")]
+        # allow_list: at most 100 entries for KEYWORD, each like a keyword
+        + [(meta(allow_list=[f"a{i}" for i in range(101)]), (al, "BASE_TYPE_MAX_LENGTH")),
+           (meta(allow_list=[1]), (al + ".0", "BASE_TYPE_STRING")),
+           (meta(allow_list=["a" * 61]), (al + ".0", "BASE_TYPE_BAD_LENGTH")),
+           (meta(allow_list=["*"]), (al + ".0", "AUTO_MODERATION_KEYWORD_EMPTY"))]
+        # no regular expressions (§5.2, §8)
+        + [(meta(regex_patterns=v), ("trigger_metadata.regex_patterns",
+                                     "AUTO_MODERATION_REGEX_UNSUPPORTED"))
+           for v in (["a"], ["(a+)+$"], ["^.*$", "b"], [""])]
+        # actions: 1-3, at most one of each type, with their metadata
+        + [({"actions": v}, ("actions", "BASE_TYPE_ARRAY")) for v in ("x", 1, {}, True)]
+        + [({"actions": []}, ("actions", "BASE_TYPE_MIN_LENGTH")),
+           ({"actions": [{"type": 1}, {"type": 2, "metadata": {"channel_id": w["C"]}},
+                         {"type": 3, "metadata": {"duration_seconds": 60}}, {"type": 1}]},
+            ("actions", "BASE_TYPE_MAX_LENGTH")),
+           ({"actions": [{}]}, ("actions.0.type", "BASE_TYPE_REQUIRED")),
+           ({"actions": [{"metadata": {}}]}, ("actions.0.type", "BASE_TYPE_REQUIRED"))]
+        + [({"actions": [{"type": v}]}, ("actions.0.type", "BASE_TYPE_CHOICES"))
+           for v in (0, 4, 5, "1", 1.5, True, [])]
+        + [({"actions": [{"type": 1}, {"type": 1}]},
+            ("actions.1.type", "AUTO_MODERATION_ACTION_DUPLICATE")),
+           ({"actions": [{"type": 1, "metadata": {"custom_message": "m" * 151}}]},
+            ("actions.0.metadata.custom_message", "BASE_TYPE_BAD_LENGTH")),
+           ({"actions": [{"type": 2}]}, ("actions.0.metadata.channel_id", "BASE_TYPE_REQUIRED")),
+           ({"actions": [{"type": 2, "metadata": {}}]},
+            ("actions.0.metadata.channel_id", "BASE_TYPE_REQUIRED"))]
+        + [({"actions": [{"type": 2, "metadata": {"channel_id": v}}]},
+            ("actions.0.metadata.channel_id", "CHANNEL_INVALID")) for v in (V, TH, u)]
+        + [({"actions": [{"type": 3}]},
+            ("actions.0.metadata.duration_seconds", "BASE_TYPE_REQUIRED")),
+           ({"actions": [{"type": 3, "metadata": {}}]},
+            ("actions.0.metadata.duration_seconds", "BASE_TYPE_REQUIRED")),
+           ({"actions": [{"type": 3, "metadata": {"duration_seconds": 0}}]},
+            ("actions.0.metadata.duration_seconds", "NUMBER_TYPE_MIN")),
+           ({"actions": [{"type": 3, "metadata": {"duration_seconds": 2419201}}]},
+            ("actions.0.metadata.duration_seconds", "NUMBER_TYPE_MAX"))]
+        + typed("enabled", BOOL_BAD)
+        # exempt lists: at most 20 roles / 50 channels, snowflakes of the guild
+        + [({"exempt_roles": ids(21)}, ("exempt_roles", "BASE_TYPE_MAX_LENGTH")),
+           ({"exempt_channels": ids(51)}, ("exempt_channels", "BASE_TYPE_MAX_LENGTH")),
+           ({"exempt_roles": [w["R"], u]}, ("exempt_roles.1", "UNKNOWN_ROLE")),
+           ({"exempt_channels": [w["C"], u]}, ("exempt_channels.1", "UNKNOWN_CHANNEL"))]
+        + [({k: v}, (k, "BASE_TYPE_ARRAY"))
+           for k in ("exempt_roles", "exempt_channels") for v in ("x", 1, {}, True)]
+        + [({k: [v]}, (k + ".0", "NUMBER_TYPE_COERCE"))
+           for k in ("exempt_roles", "exempt_channels")
+           for v in ("abc", -1, 1.5, True, [], str(2 ** 63))])
+
+
+def automod_create_cases(w) -> list:
+    """POST only: the required fields, the trigger types, their own metadata, the limits."""
+    tm = "trigger_metadata"
+    pr = "trigger_metadata.presets"
+    mt = "trigger_metadata.mention_total_limit"
+    preset = {"trigger_type": 4, tm: {"presets": [1]}}
+    mention = {"trigger_type": 5, tm: {"mention_total_limit": 5}}
+    timeout = {"actions": [{"type": 3, "metadata": {"duration_seconds": 60}}]}
+    return (
+        [({k: DEL}, (k, "BASE_TYPE_REQUIRED"))
+         for k in ("name", "event_type", "trigger_type", "actions")]
+        + [({"trigger_type": v}, ("trigger_type", "BASE_TYPE_CHOICES"))
+           for v in (0, 2, 6, 7, "1", 1.5, True, [], {})]
+        + [({tm: DEL}, (tm + ".keyword_filter", "BASE_TYPE_REQUIRED"))]
+        # KEYWORD_PRESET: presets required, each 1-3; allow_list up to 1000
+        + [({**preset, tm: v}, (pr, "BASE_TYPE_REQUIRED")) for v in ({}, {"presets": []})]
+        + [({**preset, tm: {"presets": [1, v]}}, (pr + ".1", "BASE_TYPE_CHOICES"))
+           for v in (0, 4, "1", True)]
+        + [({**preset, tm: {"presets": [1], "allow_list": [f"a{i}" for i in range(1001)]}},
+            ("trigger_metadata.allow_list", "BASE_TYPE_MAX_LENGTH")),
+           ({**preset, tm: {"presets": [1], "allow_list": ["* "]}},
+            ("trigger_metadata.allow_list.0", "AUTO_MODERATION_KEYWORD_EMPTY"))]
+        # MENTION_SPAM: mention_total_limit 1-50, raid protection a bool
+        + [({**mention, tm: {}}, (mt, "BASE_TYPE_REQUIRED")),
+           ({**mention, tm: {"mention_total_limit": 0}}, (mt, "NUMBER_TYPE_MIN")),
+           ({**mention, tm: {"mention_total_limit": 51}}, (mt, "NUMBER_TYPE_MAX"))]
+        + [({**mention, tm: {"mention_total_limit": v}}, (mt, "NUMBER_TYPE_COERCE"))
+           for v in ("5", 1.5, True, [], {})]
+        + [({**mention, tm: {"mention_total_limit": 5, "mention_raid_protection_enabled": v}},
+            ("trigger_metadata.mention_raid_protection_enabled", "BASE_TYPE_BOOLEAN"))
+           for v in BOOL_BAD[0]]
+        # TIMEOUT only on KEYWORD and MENTION_SPAM rules
+        + [({**preset, **timeout}, ("actions.0.type", "AUTO_MODERATION_INVALID_ACTION"))]
+        # one SPAM rule per guild: the world's SPAM_RULE is it
+        + [({"trigger_type": 3, tm: DEL},
+            ("trigger_type", "AUTO_MODERATION_MAX_RULES_OF_TYPE_EXCEEDED"))])
+
+
+def spam_settings_cases(w) -> list:
+    """PATCH /guilds/{id}/hearth/spam (spec/rest-automod.md §4)."""
+    u = UNKNOWN_IDS[0]
+    ranges = {"timeout_seconds": (1, 2419200), "duplicate_limit": (1, 10),
+              "duplicate_window_seconds": (1, 600), "velocity_limit": (1, 30),
+              "velocity_window_seconds": (1, 600), "link_limit": (1, 50),
+              "new_member_seconds": (0, 604800), "new_account_seconds": (0, 2592000),
+              "raid_authors": (2, 10), "raid_window_seconds": (1, 600)}
+    actions = ("duplicate_action", "velocity_action", "link_action", "invite_action",
+               "raid_action")
+    out = typed("enabled", BOOL_BAD)
+    for f, (low, high) in ranges.items():
+        out += typed(f, INT_BAD) + rng(f, low, high)
+    for f in actions:
+        out += [({f: v}, (f, "BASE_TYPE_CHOICES"))
+                for v in ("nuke", "", "ALLOW", "Block", 1, True, [], {})]
+    out += typed("alert_channel_id", ID_BAD)
+    out += [({"alert_channel_id": v}, ("alert_channel_id", "CHANNEL_INVALID"))
+            for v in (w["V"], w["TH"], u)]
+    for f, n, unknown in (("exempt_roles", 20, "UNKNOWN_ROLE"),
+                          ("exempt_channels", 50, "UNKNOWN_CHANNEL")):
+        out += [({f: v}, (f, "BASE_TYPE_ARRAY")) for v in ("x", 1, {}, True)]
+        out += [({f: ids(n + 1)}, (f, "BASE_TYPE_MAX_LENGTH")),
+                ({f: [u]}, (f + ".0", unknown))]
+        out += [({f: [v]}, (f + ".0", "NUMBER_TYPE_COERCE"))
+                for v in ("abc", -1, 1.5, True, [], str(2 ** 63))]
+    return out
 
 
 def field_cases(w) -> dict:
@@ -935,6 +1144,21 @@ def field_cases(w) -> dict:
                for v in ("abc", -1, int(M), 1.5, [], str(2 ** 63))]
             + [({"messages": [M, M]}, ("messages.1", "DUPLICATE_IDS")),
                ({"messages": [old, M]}, (400, 50034))])],
+        ("POST", "/guilds/:guild_id/auto-moderation/rules"): [(
+            f"/guilds/{G}/auto-moderation/rules", automod_rule_body(),
+            automod_common_cases(w) + automod_create_cases(w))],
+        ("PATCH", "/guilds/:guild_id/auto-moderation/rules/:rule_id"): [
+            (f"/guilds/{G}/auto-moderation/rules/{w['RULE']}", {},
+             automod_common_cases(w)
+             # trigger_type cannot change (ignored): the metadata is still the KEYWORD kind
+             + [({"trigger_type": 4, "trigger_metadata": {"presets": [1]}},
+                 ("trigger_metadata.keyword_filter", "BASE_TYPE_REQUIRED"))]),
+            (f"/guilds/{G}/auto-moderation/rules/{w['SPAM_RULE']}", {},
+             [({"actions": [{"type": 3, "metadata": {"duration_seconds": 60}}]},
+               ("actions.0.type", "AUTO_MODERATION_INVALID_ACTION")),
+              ({"name": ""}, ("name", "BASE_TYPE_BAD_LENGTH"))])],
+        ("PATCH", "/guilds/:guild_id/hearth/spam"): [(
+            f"/guilds/{G}/hearth/spam", {}, spam_settings_cases(w))],
     }
 
 
@@ -952,7 +1176,10 @@ FIELD_CASES = {("POST", "/auth/register"), ("POST", "/auth/login"), ("POST", "/a
                ("POST", "/channels/:channel_id/messages/:message_id/threads"),
                ("POST", "/channels/:channel_id/threads"), ("POST", "/channels/:channel_id/invites"),
                ("POST", "/users/@me/channels"),
-               ("POST", "/channels/:channel_id/messages/bulk-delete")}
+               ("POST", "/channels/:channel_id/messages/bulk-delete"),
+               ("POST", "/guilds/:guild_id/auto-moderation/rules"),
+               ("PATCH", "/guilds/:guild_id/auto-moderation/rules/:rule_id"),
+               ("PATCH", "/guilds/:guild_id/hearth/spam")}
 
 
 def apply(base, changes):
