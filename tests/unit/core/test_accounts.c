@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <sodium.h>
 
@@ -22,24 +21,18 @@
 #include "hs_core.h"
 #include "hs_util.h"
 
+#include "testkit.h"
+
 /* An id that names nothing in these tests (real ids are snowflakes of today). */
 #define UNKNOWN_ID ((uint64_t)424242)
 
 /* ---- fixtures ---- */
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static void cheap_config(hs_config *cfg)
 {
@@ -75,23 +68,7 @@ static int setup_core(void **state)
     struct fx *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-accounts-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    cheap_config(&fx->cfg);
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir); /* hs_core_open creates it */
-    hs_error err;
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        hs_config_release(&fx->cfg);
-        nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(fx);
-        return -1;
-    }
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "accounts");
     *state = fx;
     return 0;
 }
@@ -99,9 +76,7 @@ static int setup_core(void **state)
 static int teardown_core(void **state)
 {
     struct fx *fx = *state;
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     return 0;
 }
@@ -114,19 +89,10 @@ static void assert_form(const hs_error *err, int code, const char *field, const 
     assert_string_equal(err->form_code, form_code);
 }
 
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
 static long long count_rows(struct fx *fx, const char *sql)
 {
     sqlite3_stmt *s = NULL;
-    sqlite3 *db = hs_db_handle(rdb(fx));
+    sqlite3 *db = hs_db_handle(tk_rdb(fx->core));
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     long long n = sqlite3_column_int64(s, 0);
@@ -151,7 +117,7 @@ static int auth(struct fx *fx, const char *token, int bot_prefix, struct hs_user
     hs_error err;
     struct hs_user tmp;
     hs_error_clear(&err);
-    int rc = hs_auth_token(rdb(fx), token, bot_prefix, u ? u : &tmp, &err);
+    int rc = hs_auth_token(tk_rdb(fx->core), token, bot_prefix, u ? u : &tmp, &err);
     if (rc < 0)
         assert_int_equal(err.code, rc);
     return rc;
@@ -392,7 +358,7 @@ static void test_register_and_auth(void **state)
     assert_int_equal(u.bot, 0);
     assert_string_equal(u.username, "alice.b"); /* stored folded */
 
-    json_t *j = hs_user_json(rdb(fx), uid, 1);
+    json_t *j = hs_user_json(tk_rdb(fx->core), uid, 1);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "username")), "alice.b");
     assert_string_equal(json_string_value(json_object_get(j, "global_name")), "Alice B");
@@ -403,14 +369,14 @@ static void test_register_and_auth(void **state)
     assert_int_equal(count_rows(fx, "SELECT count(*) FROM tokens"), 1);
     unsigned char hash[32];
     crypto_hash_sha256(hash, (const unsigned char *)tok, strlen(tok));
-    sqlite3_stmt *s = hs_db_stmt(rdb(fx), "SELECT hash FROM tokens WHERE user_id = ?");
+    sqlite3_stmt *s = hs_db_stmt(tk_rdb(fx->core), "SELECT hash FROM tokens WHERE user_id = ?");
     hs_bind_id(s, 1, uid);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_bytes(s, 0), 32);
     assert_memory_equal(sqlite3_column_blob(s, 0), hash, 32);
     sqlite3_reset(s);
     /* The password is stored as an argon2id hash, not as text. */
-    s = hs_db_stmt(rdb(fx), "SELECT password_hash FROM users WHERE id = ?");
+    s = hs_db_stmt(tk_rdb(fx->core), "SELECT password_hash FROM users WHERE id = ?");
     hs_bind_id(s, 1, uid);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(strncmp(hs_col_text(s, 0), "$argon2id$", 10), 0);
@@ -601,12 +567,12 @@ static void test_bot_tokens(void **state)
 
     struct hs_app a;
     hs_error err;
-    assert_int_equal(hs_app_get(rdb(fx), app, &a, &err), 0);
+    assert_int_equal(hs_app_get(tk_rdb(fx->core), app, &a, &err), 0);
     assert_int_equal(a.owner_id, owner);
     assert_int_equal(a.bot_user_id, bot_id);
     assert_int_equal(a.bot_public, 1);
     memset(&a, 0, sizeof(a));
-    assert_int_equal(hs_app_of_bot(rdb(fx), bot_id, &a, &err), 0);
+    assert_int_equal(hs_app_of_bot(tk_rdb(fx->core), bot_id, &a, &err), 0);
     assert_int_equal(a.id, app);
 
     assert_int_equal(reset_app(fx, app, owner, b1, &err), 0);
@@ -676,10 +642,10 @@ static void test_bot_reset_errors(void **state)
     assert_int_equal(reset_app(fx, UNKNOWN_ID, owner, b2, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_APPLICATION);
     struct hs_app a;
-    assert_int_equal(hs_app_get(rdb(fx), UNKNOWN_ID, &a, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_app_get(tk_rdb(fx->core), UNKNOWN_ID, &a, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_APPLICATION);
-    assert_int_equal(hs_app_of_bot(rdb(fx), owner, &a, &err), HS_ENOTFOUND);
-    assert_null(hs_app_json(rdb(fx), UNKNOWN_ID));
+    assert_int_equal(hs_app_of_bot(tk_rdb(fx->core), owner, &a, &err), HS_ENOTFOUND);
+    assert_null(hs_app_json(tk_rdb(fx->core), UNKNOWN_ID));
 }
 
 static void test_app_create_names(void **state)
@@ -709,7 +675,7 @@ static void test_app_create_names(void **state)
     assert_string_not_equal(names[0], "my_bot"); /* taken by the owner */
     assert_string_not_equal(names[0], names[1]);
     assert_string_not_equal(names[2], names[0]);
-    json_t *j = hs_app_json(rdb(fx), app3);
+    json_t *j = hs_app_json(tk_rdb(fx->core), app3);
     assert_non_null(j);
     assert_true(json_is_null(json_object_get(j, "owner")));
     json_decref(j);
@@ -757,18 +723,18 @@ static void test_app_flags(void **state)
     const uint64_t def = HS_APP_FLAG_GATEWAY_PRESENCE | HS_APP_FLAG_GATEWAY_GUILD_MEMBERS |
                          HS_APP_FLAG_GATEWAY_MESSAGE_CONTENT;
     assert_int_equal(def, 282624);
-    assert_int_equal(hs_app_flags(rdb(fx), app), def);
-    json_t *j = hs_app_json(rdb(fx), app);
+    assert_int_equal(hs_app_flags(tk_rdb(fx->core), app), def);
+    json_t *j = hs_app_json(tk_rdb(fx->core), app);
     assert_int_equal(json_integer_value(json_object_get(j, "flags")), 282624);
     json_decref(j);
 
     /* The owner may set any combination of the intent flags. */
     const uint64_t f = HS_APP_FLAG_GATEWAY_PRESENCE_LIMITED | HS_APP_FLAG_GATEWAY_MESSAGE_CONTENT;
     assert_int_equal(edit_flags(fx, app, owner, f, &err), 0);
-    assert_int_equal(hs_app_flags(rdb(fx), app), f);
+    assert_int_equal(hs_app_flags(tk_rdb(fx->core), app), f);
     assert_int_equal(edit_flags(fx, app, owner, HS_APP_FLAGS_EDITABLE, &err), 0);
     assert_int_equal(edit_flags(fx, app, owner, 0, &err), 0);
-    assert_int_equal(hs_app_flags(rdb(fx), app), 0);
+    assert_int_equal(hs_app_flags(tk_rdb(fx->core), app), 0);
 
     /* Other bits, other users, unknown applications: refused, nothing changes. */
     const uint64_t bad[] = {1, (uint64_t)1 << 16, (uint64_t)1 << 23, (uint64_t)1 << 40,
@@ -781,8 +747,8 @@ static void test_app_flags(void **state)
     assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
     assert_int_equal(edit_flags(fx, UNKNOWN_ID, owner, def, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_APPLICATION);
-    assert_int_equal(hs_app_flags(rdb(fx), app), 0);
-    assert_int_equal(hs_app_flags(rdb(fx), UNKNOWN_ID), 0);
+    assert_int_equal(hs_app_flags(tk_rdb(fx->core), app), 0);
+    assert_int_equal(hs_app_flags(tk_rdb(fx->core), UNKNOWN_ID), 0);
     assert_int_equal(count_rows(fx, "SELECT count(*) FROM events WHERE type = "
                                     "'APPLICATION_UPDATE'"),
                      3);

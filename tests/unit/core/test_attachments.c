@@ -15,11 +15,12 @@
 
 #include <cmocka.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <sys/stat.h>
 
 #include "hs_attachments.h"
 #include "hs_util.h"
+
+#include "testkit.h"
 
 static void test_filename_sanitising(void **state)
 {
@@ -175,14 +176,6 @@ static void test_inline_decision(void **state)
 
 /* ---- the store ---- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int count_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -198,9 +191,8 @@ static int count_entries(const char *dir)
 static void test_store(void **state)
 {
     (void)state;
-    char dir[64];
-    snprintf(dir, sizeof(dir), "/tmp/hearth-test-attach-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    char dir[TK_DIR_MAX];
+    tk_tempdir(dir, "attach");
     char sha[65], sha2[65];
     hs_error err;
     const char data[] = "hello, attachments";
@@ -243,7 +235,7 @@ static void test_store(void **state)
     assert_null(hs_attachment_path(dir, "e3b0"));
     /* A data directory that cannot be written: an I/O error, not a crash. */
     assert_int_equal(hs_attachment_store("/proc/nonexistent", data, 3, sha2, &err), HS_EIO);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_rmtree(dir);
 }
 
 /* Random bytes behind real magic numbers: dimensions never read past the buffer (ASan)

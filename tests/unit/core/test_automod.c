@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 
 #include "hs_accounts.h"
 #include "hs_automod.h"
@@ -25,6 +24,8 @@
 #include "hs_messages.h"
 #include "hs_spam.h"
 #include "hs_util.h"
+
+#include "testkit.h"
 
 /* ------------------------------------------------------------------ matcher helpers */
 
@@ -640,52 +641,11 @@ static void test_spam_tracker(void **state)
 /* ------------------------------------------------------------------ through a core */
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, member, guild, chan, alerts;
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static hs_writer *W(struct fx *fx)
-{
-    return hs_core_writer(fx->core);
-}
-
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t id = 0;
-    if (hs_parse_u64(json_string_value(json_object_get(obj, key)), &id) < 0)
-        fail_msg("no id in '%s'", key);
-    return id;
-}
-
-static int64_t count_of(struct fx *fx, const char *sql, uint64_t a)
-{
-    sqlite3_stmt *s = NULL;
-    sqlite3 *h = hs_db_handle(rdb(fx));
-    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &s, NULL), SQLITE_OK);
-    sqlite3_bind_int64(s, 1, (int64_t)a);
-    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_finalize(s);
-    return n;
-}
 
 struct sql_op {
     const char *sql;
@@ -710,7 +670,7 @@ static void run_sql(struct fx *fx, const char *sql, int64_t a0, int64_t a1, int6
 {
     struct sql_op op = {sql, {a0, a1, a2}};
     hs_error err;
-    if (hs_writer_run(W(fx), sql_fn, &op, &err) != 0)
+    if (hs_writer_run(hs_core_writer(fx->core), sql_fn, &op, &err) != 0)
         fail_msg("%s: %s", sql, err.msg);
 }
 
@@ -719,35 +679,16 @@ static int setup(void **state)
     struct fx *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-automod-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    hs_config_init(&fx->cfg);
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "automod");
     hs_error err;
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir);
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-ops", "1", &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-mem-kib", "8", &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        return -1;
-    }
-    char tok[HS_TOKEN_MAX];
-    if (hs_account_register(fx->core, "owner", "a long password", NULL, tok, &fx->owner, &err) ||
-        hs_account_register(fx->core, "member", "a long password", NULL, tok, &fx->member, &err))
-        return -1;
-    struct hs_guild_create g = {.owner_id = fx->owner, .name = "AutoMod"};
-    if (hs_writer_run(W(fx), hs_guild_create_fn, &g, &err) != 0)
-        return -1;
-    fx->guild = json_id(g.guild, "id");
-    fx->chan = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
+    fx->owner = tk_register(fx->core, "owner");
+    fx->member = tk_register(fx->core, "member");
+    fx->guild = tk_guild(fx->core, fx->owner, "AutoMod", &fx->chan);
     struct hs_channel_create c = {
         .guild_id = fx->guild, .actor_id = fx->owner, .name = "alerts", .position = -1};
-    if (hs_writer_run(W(fx), hs_channel_create_fn, &c, &err) != 0)
+    if (hs_writer_run(hs_core_writer(fx->core), hs_channel_create_fn, &c, &err) != 0)
         return -1;
-    fx->alerts = json_id(c.channel, "id");
+    fx->alerts = tk_json_id(c.channel, "id");
     json_decref(c.channel);
     /* A member of long standing (joined at unix ms 1): not new to the spam heuristics. */
     run_sql(fx, "INSERT INTO members (guild_id, user_id, joined_at) VALUES (?, ?, 1)",
@@ -759,9 +700,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     return 0;
 }
@@ -772,9 +711,9 @@ static int post(struct fx *fx, uint64_t author, const char *content, uint64_t *i
     struct hs_msg_create op = {
         .channel_id = fx->chan, .author_id = author, .content = content, .max_chars = 2000};
     hs_error_clear(err);
-    int rc = hs_writer_run(W(fx), hs_msg_create_fn, &op, err);
+    int rc = hs_writer_run(hs_core_writer(fx->core), hs_msg_create_fn, &op, err);
     if (rc == 0) {
-        *id = json_id(op.message, "id");
+        *id = tk_json_id(op.message, "id");
         json_decref(op.message);
     } else {
         assert_null(op.message);
@@ -789,7 +728,7 @@ static json_t *make_rule(struct fx *fx, uint64_t actor, const char *body, int *r
     struct hs_automod_rule_write op = {
         .guild_id = fx->guild, .actor_id = actor, .body = b, .max_keyword_rules = 6};
     hs_error_clear(err);
-    *rc = hs_writer_run(W(fx), hs_automod_rule_create_fn, &op, err);
+    *rc = hs_writer_run(hs_core_writer(fx->core), hs_automod_rule_create_fn, &op, err);
     json_decref(b);
     return op.rule;
 }
@@ -808,36 +747,40 @@ static void test_rules_enforced(void **state)
              (unsigned long long)fx->alerts);
     json_t *rule = make_rule(fx, fx->owner, body, &rc, &err);
     assert_int_equal(rc, 0);
-    uint64_t rule_id = json_id(rule, "id");
+    uint64_t rule_id = tk_json_id(rule, "id");
     json_decref(rule);
-    int64_t before = count_of(fx, "SELECT count(*) FROM messages WHERE channel_id = ?", fx->chan);
+    int64_t before =
+        tk_count_u64(fx->core, "SELECT count(*) FROM messages WHERE channel_id = ?", fx->chan);
 
     /* Blocked: no message row, but the audit entry, the alert and the event are stored. */
     assert_int_equal(post(fx, fx->member, "a Forbidden word", &id, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_AUTOMOD_BLOCKED);
-    assert_int_equal(count_of(fx, "SELECT count(*) FROM messages WHERE channel_id = ?", fx->chan),
-                     before);
-    assert_int_equal(count_of(fx,
-                              "SELECT count(*) FROM messages WHERE channel_id = ? AND type = 24",
-                              fx->alerts),
-                     1);
     assert_int_equal(
-        count_of(fx, "SELECT count(*) FROM audit_log WHERE guild_id = ? AND action_type = 143",
-                 fx->guild),
+        tk_count_u64(fx->core, "SELECT count(*) FROM messages WHERE channel_id = ?", fx->chan),
+        before);
+    assert_int_equal(
+        tk_count_u64(fx->core, "SELECT count(*) FROM messages WHERE channel_id = ? AND type = 24",
+                     fx->alerts),
         1);
     assert_int_equal(
-        count_of(fx, "SELECT count(*) FROM audit_log WHERE guild_id = ? AND action_type = 144",
-                 fx->guild),
+        tk_count_u64(fx->core,
+                     "SELECT count(*) FROM audit_log WHERE guild_id = ? AND action_type = 143",
+                     fx->guild),
         1);
-    assert_int_equal(count_of(fx,
-                              "SELECT count(*) FROM events WHERE guild_id = ? AND type = "
-                              "'AUTO_MODERATION_ACTION_EXECUTION'",
-                              fx->guild),
+    assert_int_equal(
+        tk_count_u64(fx->core,
+                     "SELECT count(*) FROM audit_log WHERE guild_id = ? AND action_type = 144",
+                     fx->guild),
+        1);
+    assert_int_equal(tk_count_u64(fx->core,
+                                  "SELECT count(*) FROM events WHERE guild_id = ? AND type = "
+                                  "'AUTO_MODERATION_ACTION_EXECUTION'",
+                                  fx->guild),
                      2);
-    assert_int_equal(count_of(fx,
-                              "SELECT count(*) FROM events WHERE channel_id = ? AND type = "
-                              "'MESSAGE_CREATE'",
-                              fx->chan),
+    assert_int_equal(tk_count_u64(fx->core,
+                                  "SELECT count(*) FROM events WHERE channel_id = ? AND type = "
+                                  "'MESSAGE_CREATE'",
+                                  fx->chan),
                      0);
     /* The owner manages the guild: exempt. Other text passes. */
     assert_int_equal(post(fx, fx->owner, "forbidden", &id, &err), 0);
@@ -847,14 +790,16 @@ static void test_rules_enforced(void **state)
     json_t *patch = json_loads("{\"enabled\":false}", 0, NULL);
     struct hs_automod_rule_write ed = {
         .guild_id = fx->guild, .rule_id = rule_id, .actor_id = fx->owner, .body = patch};
-    assert_int_equal(hs_writer_run(W(fx), hs_automod_rule_edit_fn, &ed, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_automod_rule_edit_fn, &ed, &err),
+                     0);
     json_decref(ed.rule);
     json_decref(patch);
     assert_int_equal(post(fx, fx->member, "forbidden again", &id, &err), 0);
     patch = json_loads("{\"enabled\":true,\"trigger_metadata\":{\"keyword_filter\":[\"*bidden\"]}}",
                        0, NULL);
     ed.body = patch;
-    assert_int_equal(hs_writer_run(W(fx), hs_automod_rule_edit_fn, &ed, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_automod_rule_edit_fn, &ed, &err),
+                     0);
     json_decref(ed.rule);
     json_decref(patch);
     assert_int_equal(post(fx, fx->member, "hidden", &id, &err), 0);
@@ -867,26 +812,28 @@ static void test_rules_enforced(void **state)
                                .actor_id = fx->member,
                                .content = "now forbidden",
                                .max_chars = 2000};
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_edit_fn, &edit, &err), HS_EINVAL);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_edit_fn, &edit, &err),
+                     HS_EINVAL);
     assert_int_equal(err.reason, HS_R_AUTOMOD_BLOCKED);
-    json_t *m = hs_msg_json(rdb(fx), fx->chan, id, 0);
+    json_t *m = hs_msg_json(tk_rdb(fx->core), fx->chan, id, 0);
     assert_string_equal(json_string_value(json_object_get(m, "content")), "harmless");
     json_decref(m);
 
     /* An alert message cannot be edited, even by its author. */
-    uint64_t alert = (uint64_t)count_of(
-        fx, "SELECT max(id) FROM messages WHERE channel_id = ? AND type = 24", fx->alerts);
+    uint64_t alert = (uint64_t)tk_count_u64(
+        fx->core, "SELECT max(id) FROM messages WHERE channel_id = ? AND type = 24", fx->alerts);
     struct hs_msg_edit sys = {.channel_id = fx->alerts,
                               .message_id = alert,
                               .actor_id = fx->member,
                               .content = "x",
                               .max_chars = 2000};
-    int erc = hs_writer_run(W(fx), hs_msg_edit_fn, &sys, &err);
+    int erc = hs_writer_run(hs_core_writer(fx->core), hs_msg_edit_fn, &sys, &err);
     assert_true(erc < 0);
 
     /* Deleting the rule: the word passes. */
     struct hs_automod_rule_delete del = {fx->guild, rule_id, fx->owner, NULL};
-    assert_int_equal(hs_writer_run(W(fx), hs_automod_rule_delete_fn, &del, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_automod_rule_delete_fn, &del, &err),
+                     0);
     assert_int_equal(post(fx, fx->member, "unbidden", &id, &err), 0);
 }
 
@@ -910,7 +857,8 @@ static void test_rule_limits_and_permissions(void **state)
     assert_int_equal(rc, HS_EINVAL);
     assert_string_equal(err.form_code, "AUTO_MODERATION_MAX_RULES_OF_TYPE_EXCEEDED");
     assert_int_equal(
-        count_of(fx, "SELECT count(*) FROM automod_rules WHERE guild_id = ?", fx->guild), 6);
+        tk_count_u64(fx->core, "SELECT count(*) FROM automod_rules WHERE guild_id = ?", fx->guild),
+        6);
     const char *spam = "{\"name\":\"s\",\"event_type\":1,\"trigger_type\":3,\"actions\":[{"
                        "\"type\":1}]}";
     r = make_rule(fx, fx->owner, spam, &rc, &err);
@@ -1022,39 +970,39 @@ static void test_writer_on_failure_and_state(void **state)
     /* A failing write with a trace: the write's row is gone, the trace's row stays. */
     struct fail_op op = {trace_fn, 1};
     on_fail_count = frees = 0;
-    assert_int_equal(hs_writer_run(W(fx), failing_write, &op, &err), HS_EINVAL);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), failing_write, &op, &err), HS_EINVAL);
     assert_string_equal(err.msg, "refused");
     assert_int_equal(on_fail_count, 1);
     assert_int_equal(frees, 1);
-    assert_int_equal(count_of(fx, q998, 1), 0);
-    assert_int_equal(count_of(fx, q999, 1), 1);
-    assert_int_equal(count_of(fx,
-                              "SELECT count(*) FROM events WHERE type = 'TRACE' AND "
-                              "guild_id = ?",
-                              1),
+    assert_int_equal(tk_count_u64(fx->core, q998, 1), 0);
+    assert_int_equal(tk_count_u64(fx->core, q999, 1), 1);
+    assert_int_equal(tk_count_u64(fx->core,
+                                  "SELECT count(*) FROM events WHERE type = 'TRACE' AND "
+                                  "guild_id = ?",
+                                  1),
                      1);
-    assert_int_equal(count_of(fx,
-                              "SELECT count(*) FROM events WHERE type = 'WRITE' AND "
-                              "guild_id = ?",
-                              1),
+    assert_int_equal(tk_count_u64(fx->core,
+                                  "SELECT count(*) FROM events WHERE type = 'WRITE' AND "
+                                  "guild_id = ?",
+                                  1),
                      0);
     /* A write that succeeds after all: the trace does not run, its argument is freed. */
     op.fail = 0;
-    assert_int_equal(hs_writer_run(W(fx), failing_write, &op, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), failing_write, &op, &err), 0);
     assert_int_equal(on_fail_count, 1);
     assert_int_equal(frees, 2);
-    assert_int_equal(count_of(fx, q998, 1), 1);
+    assert_int_equal(tk_count_u64(fx->core, q998, 1), 1);
     /* A trace that fails itself leaves nothing either. */
     op.fail = 1;
     op.trace = failing_trace_fn;
-    assert_int_equal(hs_writer_run(W(fx), failing_write, &op, &err), HS_EINVAL);
-    assert_int_equal(count_of(fx, q998, 1), 1);
-    assert_int_equal(count_of(fx, q999, 1), 1);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), failing_write, &op, &err), HS_EINVAL);
+    assert_int_equal(tk_count_u64(fx->core, q998, 1), 1);
+    assert_int_equal(tk_count_u64(fx->core, q999, 1), 1);
     /* Per-module state: one per key, the same across writes. */
     void *first[2], *second[2];
     made = 0;
-    assert_int_equal(hs_writer_run(W(fx), state_write, first, &err), 0);
-    assert_int_equal(hs_writer_run(W(fx), state_write, second, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), state_write, first, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), state_write, second, &err), 0);
     assert_int_equal(made, 2);
     assert_ptr_equal(first[0], second[0]);
     assert_ptr_equal(first[1], second[1]);

@@ -18,7 +18,8 @@
 #include "hs_threads.h"
 #include "hs_util.h"
 
-#include <ftw.h>
+#include "testkit.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 #include <unistd.h>
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, alice, bob, carol; /* alice: the moderator role; bob, carol: @everyone */
@@ -39,69 +40,11 @@ struct sql_op {
     char *sql;
 };
 
-static int sql_fn(hs_txn *txn, void *arg, hs_error *err)
-{
-    struct sql_op *op = arg;
-    return hs_db_exec(hs_txn_db(txn), op->sql, err);
-}
-
-static void sql(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sql(struct fx *f, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = NULL;
-    assert_true(vasprintf(&text, fmt, ap) >= 0);
-    va_end(ap);
-    struct sql_op op = {text};
-    hs_error err;
-    int rc = hs_writer_run(hs_core_writer(f->core), sql_fn, &op, &err);
-    if (rc < 0)
-        fail_msg("%s: %s", text, err.msg);
-    free(text);
-}
-
-static int run(struct fx *f, hs_write_fn fn, void *op, hs_error *err)
-{
-    hs_error_clear(err);
-    return hs_writer_run(hs_core_writer(f->core), fn, op, err);
-}
-
-static hs_db *rdb(struct fx *f)
-{
-    hs_db *db = hs_core_read_db(f->core, NULL);
-    assert_non_null(db);
-    return db;
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t v = 0;
-    assert_int_equal(hs_parse_u64(json_string_value(json_object_get(obj, key)), &v), 0);
-    return v;
-}
-
-static int64_t count(struct fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int64_t count(struct fx *f, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = NULL;
-    assert_true(vasprintf(&text, fmt, ap) >= 0);
-    va_end(ap);
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(hs_db_handle(rdb(f)), text, -1, &s, NULL), SQLITE_OK);
-    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_finalize(s);
-    free(text);
-    return n;
-}
-
 /* The data of the newest event of a type about a channel (new JSON). */
 static json_t *last_event(struct fx *f, const char *type, uint64_t channel_id)
 {
     sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(hs_db_handle(rdb(f)),
+    assert_int_equal(sqlite3_prepare_v2(hs_db_handle(tk_rdb(f->core)),
                                         "SELECT data FROM events WHERE type = ? AND channel_id = "
                                         "? ORDER BY seq DESC LIMIT 1",
                                         -1, &s, NULL),
@@ -117,15 +60,17 @@ static json_t *last_event(struct fx *f, const char *type, uint64_t channel_id)
 
 static uint64_t user(struct fx *f, const char *name, uint64_t id)
 {
-    sql(f, "INSERT INTO users (id, username, created_at) VALUES (%" PRIu64 ", '%s', 0)", id, name);
+    tk_sql(f->core, "INSERT INTO users (id, username, created_at) VALUES (%" PRIu64 ", '%s', 0)",
+           id, name);
     return id;
 }
 
 static void member(struct fx *f, uint64_t uid)
 {
-    sql(f,
-        "INSERT INTO members (guild_id, user_id, joined_at) VALUES (%" PRIu64 ", %" PRIu64 ", 0)",
-        f->guild, uid);
+    tk_sql(f->core,
+           "INSERT INTO members (guild_id, user_id, joined_at) VALUES (%" PRIu64 ", %" PRIu64
+           ", 0)",
+           f->guild, uid);
 }
 
 static uint64_t new_channel(struct fx *f, const char *name, int type, int rate_limit)
@@ -137,8 +82,8 @@ static uint64_t new_channel(struct fx *f, const char *name, int type, int rate_l
                                    .position = -1,
                                    .rate_limit_per_user = rate_limit};
     hs_error err;
-    assert_int_equal(run(f, hs_channel_create_fn, &op, &err), 0);
-    uint64_t id = json_id(op.channel, "id");
+    assert_int_equal(tk_run(f->core, hs_channel_create_fn, &op, &err), 0);
+    uint64_t id = tk_json_id(op.channel, "id");
     json_decref(op.channel);
     return id;
 }
@@ -152,21 +97,21 @@ static int put_ow(struct fx *f, uint64_t actor, uint64_t channel, uint64_t targe
                                   .type = type,
                                   .allow = allow,
                                   .deny = deny};
-    return run(f, hs_overwrite_put_fn, &op, err);
+    return tk_run(f->core, hs_overwrite_put_fn, &op, err);
 }
 
 static int del_ow(struct fx *f, uint64_t actor, uint64_t channel, uint64_t target, hs_error *err)
 {
     struct hs_overwrite_put op = {
         .channel_id = channel, .target_id = target, .actor_id = actor, .remove = 1};
-    return run(f, hs_overwrite_put_fn, &op, err);
+    return tk_run(f->core, hs_overwrite_put_fn, &op, err);
 }
 
 static int post(struct fx *f, uint64_t author, uint64_t channel, hs_error *err)
 {
     struct hs_msg_create op = {
         .channel_id = channel, .author_id = author, .content = "hi", .max_chars = 2000};
-    int rc = run(f, hs_msg_create_fn, &op, err);
+    int rc = tk_run(f->core, hs_msg_create_fn, &op, err);
     json_decref(op.message);
     return rc;
 }
@@ -179,8 +124,8 @@ static uint64_t new_thread(struct fx *f, uint64_t actor, uint64_t parent, int ty
                                   .type = type,
                                   .invitable = invitable};
     hs_error err;
-    assert_int_equal(run(f, hs_thread_create_fn, &op, &err), 0);
-    uint64_t id = json_id(op.thread, "id");
+    assert_int_equal(tk_run(f->core, hs_thread_create_fn, &op, &err), 0);
+    uint64_t id = tk_json_id(op.thread, "id");
     json_decref(op.thread);
     return id;
 }
@@ -193,7 +138,7 @@ static int thread_edit(struct fx *f, uint64_t actor, uint64_t thread, unsigned s
                                    .set = set,
                                    .archived = archived,
                                    .locked = locked};
-    int rc = run(f, hs_channel_update_fn, &op, err);
+    int rc = tk_run(f->core, hs_channel_update_fn, &op, err);
     json_decref(op.channel);
     return rc;
 }
@@ -203,53 +148,34 @@ static int thread_member(struct fx *f, uint64_t actor, uint64_t thread, uint64_t
 {
     struct hs_thread_member_op op = {
         .thread_id = thread, .actor_id = actor, .user_id = user_id, .add = add};
-    return run(f, hs_thread_member_fn, &op, err);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    return tk_run(f->core, hs_thread_member_fn, &op, err);
 }
 
 static int setup(void **state)
 {
     struct fx *f = hs_xcalloc(1, sizeof(*f));
-    hs_error err;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/hearth-unit-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    hs_config_init(&f->cfg);
-    assert_int_equal(hs_config_set(&f->cfg, "data-dir", f->dir, &err), 0);
-    assert_int_equal(hs_config_set(&f->cfg, "argon2-ops", "1", &err), 0);
-    assert_int_equal(hs_config_set(&f->cfg, "argon2-mem-kib", "8", &err), 0);
-    assert_int_equal(hs_core_open(&f->core, &f->cfg, &err), 0);
+    f->core = tk_core_open(f->dir, &f->cfg, "channels");
 
     f->owner = user(f, "owner", 1001);
     f->alice = user(f, "alice", 1002);
     f->bob = user(f, "bob", 1003);
     f->carol = user(f, "carol", 1004);
-    struct hs_guild_create g = {.owner_id = f->owner, .name = "Unit Guild"};
-    assert_int_equal(run(f, hs_guild_create_fn, &g, &err), 0);
-    f->guild = json_id(g.guild, "id");
-    f->general = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
+    f->guild = tk_guild(f->core, f->owner, "Unit Guild", &f->general);
     member(f, f->alice);
     member(f, f->bob);
     member(f, f->carol);
     /* alice moderates: channels, roles, messages, threads. */
     f->mod_role = 5000;
-    sql(f,
-        "INSERT INTO roles (id, guild_id, name, permissions, position) VALUES (%" PRIu64
-        ", %" PRIu64 ", 'mod', %" PRIu64 ", 1)",
-        f->mod_role, f->guild,
-        HS_PERM_MANAGE_CHANNELS | HS_PERM_MANAGE_ROLES | HS_PERM_MANAGE_MESSAGES |
-            HS_PERM_MANAGE_THREADS);
-    sql(f,
-        "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (%" PRIu64 ", %" PRIu64
-        ", %" PRIu64 ")",
-        f->guild, f->alice, f->mod_role);
+    tk_sql(f->core,
+           "INSERT INTO roles (id, guild_id, name, permissions, position) VALUES (%" PRIu64
+           ", %" PRIu64 ", 'mod', %" PRIu64 ", 1)",
+           f->mod_role, f->guild,
+           HS_PERM_MANAGE_CHANNELS | HS_PERM_MANAGE_ROLES | HS_PERM_MANAGE_MESSAGES |
+               HS_PERM_MANAGE_THREADS);
+    tk_sql(f->core,
+           "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (%" PRIu64 ", %" PRIu64
+           ", %" PRIu64 ")",
+           f->guild, f->alice, f->mod_role);
     *state = f;
     return 0;
 }
@@ -257,9 +183,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    hs_core_close(f->core);
-    hs_config_release(&f->cfg);
-    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(f->core, &f->cfg, f->dir);
     free(f);
     return 0;
 }
@@ -287,7 +211,8 @@ static void test_overwrite_bits_held(void **state)
     assert_int_equal(del_ow(f, f->owner, c, f->guild, &err), 0);
     /* bob has no MANAGE_ROLES at all. */
     assert_int_equal(put_ow(f, f->bob, c, f->carol, 1, 0, 0, &err), HS_EPERM);
-    assert_int_equal(count(f, "SELECT count(*) FROM overwrites WHERE channel_id = %" PRIu64, c), 1);
+    assert_int_equal(
+        tk_count(f->core, "SELECT count(*) FROM overwrites WHERE channel_id = %" PRIu64, c), 1);
 }
 
 static void test_overwrite_targets_and_limits(void **state)
@@ -308,16 +233,19 @@ static void test_overwrite_targets_and_limits(void **state)
     assert_int_equal(err.reason, HS_R_UNKNOWN_OVERWRITE);
     /* At most HS_CHANNEL_MAX_OVERWRITES per channel: what hs_perm_channel reads. */
     for (int i = 0; i < HS_CHANNEL_MAX_OVERWRITES; i++) {
-        sql(f,
-            "INSERT INTO roles (id, guild_id, name, permissions) VALUES (%d, %" PRIu64 ", 'r', 0)",
-            9000 + i, f->guild);
+        tk_sql(f->core,
+               "INSERT INTO roles (id, guild_id, name, permissions) VALUES (%d, %" PRIu64
+               ", 'r', 0)",
+               9000 + i, f->guild);
         assert_int_equal(put_ow(f, f->owner, c, (uint64_t)(9000 + i), 0, 0, 0, &err), 0);
     }
-    sql(f, "INSERT INTO roles (id, guild_id, name, permissions) VALUES (8999, %" PRIu64 ", 'r', 0)",
-        f->guild);
+    tk_sql(f->core,
+           "INSERT INTO roles (id, guild_id, name, permissions) VALUES (8999, %" PRIu64 ", 'r', 0)",
+           f->guild);
     assert_int_equal(put_ow(f, f->owner, c, 8999, 0, 0, 0, &err), HS_EINVAL);
-    assert_int_equal(count(f, "SELECT count(*) FROM overwrites WHERE channel_id = %" PRIu64, c),
-                     HS_CHANNEL_MAX_OVERWRITES);
+    assert_int_equal(
+        tk_count(f->core, "SELECT count(*) FROM overwrites WHERE channel_id = %" PRIu64, c),
+        HS_CHANNEL_MAX_OVERWRITES);
     /* Threads and DMs have no overwrites of their own. */
     uint64_t t = new_thread(f, f->owner, f->general, HS_CHANNEL_PUBLIC_THREAD, 1);
     assert_int_equal(put_ow(f, f->owner, t, f->bob, 1, 0, 0, &err), HS_EINVAL);
@@ -331,19 +259,19 @@ static void test_overwrite_takes_effect_at_once(void **state)
     struct hs_channel ch;
     uint64_t perms;
     uint64_t c = new_channel(f, "hide", HS_CHANNEL_TEXT, 0);
-    assert_int_equal(hs_channel_access(rdb(f), c, f->bob, &ch, &perms, &err), 0);
+    assert_int_equal(hs_channel_access(tk_rdb(f->core), c, f->bob, &ch, &perms, &err), 0);
     assert_int_equal(put_ow(f, f->owner, c, f->guild, 0, 0, HS_PERM_VIEW_CHANNEL, &err), 0);
-    assert_int_equal(hs_channel_access(rdb(f), c, f->bob, &ch, &perms, &err), HS_EPERM);
+    assert_int_equal(hs_channel_access(tk_rdb(f->core), c, f->bob, &ch, &perms, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
-    json_t *list = hs_channel_list(rdb(f), f->guild, f->bob);
+    json_t *list = hs_channel_list(tk_rdb(f->core), f->guild, f->bob);
     for (size_t i = 0; i < json_array_size(list); i++)
-        assert_int_not_equal(json_id(json_array_get(list, i), "id"), c);
+        assert_int_not_equal(tk_json_id(json_array_get(list, i), "id"), c);
     json_decref(list);
     /* The event that announced the change carries the new overwrites. */
     json_t *ev = last_event(f, "CHANNEL_UPDATE", c);
     json_t *ow = json_array_get(json_object_get(ev, "permission_overwrites"), 0);
     assert_string_equal(json_string_value(json_object_get(ow, "deny")), "1024");
-    assert_int_equal(json_id(ow, "id"), f->guild);
+    assert_int_equal(tk_json_id(ow, "id"), f->guild);
     json_decref(ev);
     assert_int_equal(post(f, f->bob, c, &err), HS_EPERM);
 }
@@ -357,33 +285,34 @@ static void test_update_validation_and_noop(void **state)
     uint64_t cat = new_channel(f, "cat", HS_CHANNEL_CATEGORY, 0);
     struct hs_channel_update op = {
         .channel_id = c, .actor_id = f->owner, .set = HS_CHUP_PARENT, .parent_id = text};
-    assert_int_equal(run(f, hs_channel_update_fn, &op, &err), HS_EINVAL);
+    assert_int_equal(tk_run(f->core, hs_channel_update_fn, &op, &err), HS_EINVAL);
     assert_string_equal(err.field, "parent_id");
     /* A category cannot have a parent: the field is ignored for it. */
     op = (struct hs_channel_update){
         .channel_id = cat, .actor_id = f->owner, .set = HS_CHUP_PARENT, .parent_id = cat};
-    assert_int_equal(run(f, hs_channel_update_fn, &op, &err), 0);
+    assert_int_equal(tk_run(f->core, hs_channel_update_fn, &op, &err), 0);
     json_decref(op.channel);
     op = (struct hs_channel_update){
         .channel_id = c, .actor_id = f->bob, .set = HS_CHUP_NAME, .name = "nope"};
-    assert_int_equal(run(f, hs_channel_update_fn, &op, &err), HS_EPERM);
+    assert_int_equal(tk_run(f->core, hs_channel_update_fn, &op, &err), HS_EPERM);
     /* alice has MANAGE_CHANNELS: an edit that changes nothing records no event. */
-    int64_t before = count(f, "SELECT count(*) FROM events WHERE channel_id = %" PRIu64, c);
+    int64_t before =
+        tk_count(f->core, "SELECT count(*) FROM events WHERE channel_id = %" PRIu64, c);
     op = (struct hs_channel_update){
         .channel_id = c, .actor_id = f->alice, .set = HS_CHUP_NAME, .name = "valid"};
-    assert_int_equal(run(f, hs_channel_update_fn, &op, &err), 0);
+    assert_int_equal(tk_run(f->core, hs_channel_update_fn, &op, &err), 0);
     json_decref(op.channel);
-    assert_int_equal(count(f, "SELECT count(*) FROM events WHERE channel_id = %" PRIu64, c),
-                     before);
+    assert_int_equal(
+        tk_count(f->core, "SELECT count(*) FROM events WHERE channel_id = %" PRIu64, c), before);
     op = (struct hs_channel_update){
         .channel_id = c, .actor_id = f->alice, .set = HS_CHUP_NAME, .name = "Re Named"};
-    assert_int_equal(run(f, hs_channel_update_fn, &op, &err), 0);
+    assert_int_equal(tk_run(f->core, hs_channel_update_fn, &op, &err), 0);
     assert_string_equal(json_string_value(json_object_get(op.channel, "name")), "re-named");
     json_decref(op.channel);
-    assert_int_equal(count(f,
-                           "SELECT count(*) FROM audit_log WHERE target_id = %" PRIu64
-                           " AND action_type = 11",
-                           c),
+    assert_int_equal(tk_count(f->core,
+                              "SELECT count(*) FROM audit_log WHERE target_id = %" PRIu64
+                              " AND action_type = 11",
+                              c),
                      1);
 }
 
@@ -408,21 +337,21 @@ static void test_slowmode(void **state)
     assert_int_equal(put_ow(f, f->owner, c, f->bob, 1, HS_P(52), 0, &err), 0);
     assert_int_equal(post(f, f->bob, c, &err), 0);
     /* A refused post stored nothing. */
-    assert_int_equal(count(f,
-                           "SELECT count(*) FROM messages WHERE channel_id = %" PRIu64
-                           " AND author_id = %" PRIu64,
-                           c, f->bob),
+    assert_int_equal(tk_count(f->core,
+                              "SELECT count(*) FROM messages WHERE channel_id = %" PRIu64
+                              " AND author_id = %" PRIu64,
+                              c, f->bob),
                      2);
     /* A post older than the window does not count: make bob's last post 11 s old. */
     uint64_t c2 = new_channel(f, "slow2", HS_CHANNEL_TEXT, 10);
     assert_int_equal(post(f, f->carol, c2, &err), 0);
     uint64_t old_id = hs_snowflake_from_unix_ms(
-        hs_snowflake_unix_ms((uint64_t)count(f,
-                                             "SELECT max(id) FROM messages WHERE channel_id = "
-                                             "%" PRIu64,
-                                             c2)) -
+        hs_snowflake_unix_ms((uint64_t)tk_count(f->core,
+                                                "SELECT max(id) FROM messages WHERE channel_id = "
+                                                "%" PRIu64,
+                                                c2)) -
         11000);
-    sql(f, "UPDATE messages SET id = %" PRIu64 " WHERE channel_id = %" PRIu64, old_id, c2);
+    tk_sql(f->core, "UPDATE messages SET id = %" PRIu64 " WHERE channel_id = %" PRIu64, old_id, c2);
     assert_int_equal(post(f, f->carol, c2, &err), 0);
 }
 
@@ -446,13 +375,14 @@ static void test_thread_posting_rules(void **state)
     /* Archived, unlocked: renaming is refused until it is unarchived; a post unarchives. */
     struct hs_channel_update rename = {
         .channel_id = t, .actor_id = f->bob, .set = HS_CHUP_NAME, .name = "new"};
-    assert_int_equal(run(f, hs_channel_update_fn, &rename, &err), HS_EINVAL);
+    assert_int_equal(tk_run(f->core, hs_channel_update_fn, &rename, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_THREAD_ARCHIVED);
     assert_int_equal(post(f, f->carol, t, &err), 0);
     struct hs_channel ch;
-    assert_int_equal(hs_channel_get(rdb(f), t, &ch, &err), 0);
+    assert_int_equal(hs_channel_get(tk_rdb(f->core), t, &ch, &err), 0);
     assert_int_equal(ch.archived, 0);
-    assert_int_equal(count(f, "SELECT message_count FROM channels WHERE id = %" PRIu64, t), 3);
+    assert_int_equal(tk_count(f->core, "SELECT message_count FROM channels WHERE id = %" PRIu64, t),
+                     3);
     /* SEND_MESSAGES_IN_THREADS, not SEND_MESSAGES, governs posting in a thread. */
     assert_int_equal(
         put_ow(f, f->owner, f->general, f->carol, 1, 0, HS_PERM_SEND_MESSAGES_IN_THREADS, &err), 0);
@@ -469,23 +399,24 @@ static void test_thread_members(void **state)
     uint64_t perms;
     uint64_t t = new_thread(f, f->bob, f->general, HS_CHANNEL_PRIVATE_THREAD, 0);
     /* Private: carol cannot see it, and cannot join it herself. */
-    assert_int_equal(hs_channel_access(rdb(f), t, f->carol, &ch, &perms, &err), HS_EPERM);
+    assert_int_equal(hs_channel_access(tk_rdb(f->core), t, f->carol, &ch, &perms, &err), HS_EPERM);
     assert_int_equal(thread_member(f, f->carol, t, f->carol, 1, &err), HS_EPERM);
     /* Not invitable: the owner without MANAGE_THREADS may not add; a moderator may. */
     assert_int_equal(thread_member(f, f->bob, t, f->carol, 1, &err), HS_EPERM);
     assert_int_equal(thread_member(f, f->alice, t, f->carol, 1, &err), 0);
-    assert_int_equal(hs_channel_access(rdb(f), t, f->carol, &ch, &perms, &err), 0);
+    assert_int_equal(hs_channel_access(tk_rdb(f->core), t, f->carol, &ch, &perms, &err), 0);
     /* Adding twice changes nothing and records nothing. */
-    int64_t events = count(f, "SELECT count(*) FROM events WHERE channel_id = %" PRIu64, t);
+    int64_t events =
+        tk_count(f->core, "SELECT count(*) FROM events WHERE channel_id = %" PRIu64, t);
     assert_int_equal(thread_member(f, f->alice, t, f->carol, 1, &err), 0);
-    assert_int_equal(count(f, "SELECT count(*) FROM events WHERE channel_id = %" PRIu64, t),
-                     events);
+    assert_int_equal(
+        tk_count(f->core, "SELECT count(*) FROM events WHERE channel_id = %" PRIu64, t), events);
     /* Removing others: the owner or a moderator; a non-member is 10007. */
     assert_int_equal(thread_member(f, f->carol, t, f->bob, 0, &err), HS_EPERM);
     assert_int_equal(thread_member(f, f->bob, t, f->carol, 0, &err), 0);
     assert_int_equal(thread_member(f, f->bob, t, f->carol, 0, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_MEMBER);
-    assert_int_equal(hs_channel_access(rdb(f), t, f->carol, &ch, &perms, &err), HS_EPERM);
+    assert_int_equal(hs_channel_access(tk_rdb(f->core), t, f->carol, &ch, &perms, &err), HS_EPERM);
     /* Someone not in the guild cannot be added. */
     uint64_t stranger = user(f, "stranger", 1099);
     assert_int_equal(thread_member(f, f->alice, t, stranger, 1, &err), HS_ENOTFOUND);
@@ -497,16 +428,16 @@ static void test_thread_members(void **state)
     /* A thread per message, at most. */
     struct hs_msg_create m = {
         .channel_id = f->general, .author_id = f->bob, .content = "start", .max_chars = 2000};
-    assert_int_equal(run(f, hs_msg_create_fn, &m, &err), 0);
+    assert_int_equal(tk_run(f->core, hs_msg_create_fn, &m, &err), 0);
     struct hs_thread_create tc = {.parent_id = f->general,
                                   .actor_id = f->bob,
-                                  .message_id = json_id(m.message, "id"),
+                                  .message_id = tk_json_id(m.message, "id"),
                                   .name = "from message"};
-    assert_int_equal(run(f, hs_thread_create_fn, &tc, &err), 0);
-    assert_int_equal(json_id(tc.thread, "id"), json_id(m.message, "id"));
+    assert_int_equal(tk_run(f->core, hs_thread_create_fn, &tc, &err), 0);
+    assert_int_equal(tk_json_id(tc.thread, "id"), tk_json_id(m.message, "id"));
     json_decref(tc.thread);
     tc.thread = NULL;
-    assert_int_equal(run(f, hs_thread_create_fn, &tc, &err), HS_EEXIST);
+    assert_int_equal(tk_run(f->core, hs_thread_create_fn, &tc, &err), HS_EEXIST);
     assert_int_equal(err.reason, HS_R_THREAD_EXISTS);
     json_decref(m.message);
 }
@@ -520,36 +451,36 @@ static void test_delete_cascades(void **state)
     uint64_t kid = new_channel(f, "kid", HS_CHANNEL_TEXT, 0);
     struct hs_channel_update mv = {
         .channel_id = kid, .actor_id = f->owner, .set = HS_CHUP_PARENT, .parent_id = cat};
-    assert_int_equal(run(f, hs_channel_update_fn, &mv, &err), 0);
+    assert_int_equal(tk_run(f->core, hs_channel_update_fn, &mv, &err), 0);
     json_decref(mv.channel);
     uint64_t t = new_thread(f, f->bob, kid, HS_CHANNEL_PUBLIC_THREAD, 1);
 
     struct hs_channel_delete del = {.channel_id = kid, .actor_id = f->bob};
-    assert_int_equal(run(f, hs_channel_delete_fn, &del, &err), HS_EPERM);
+    assert_int_equal(tk_run(f->core, hs_channel_delete_fn, &del, &err), HS_EPERM);
     del = (struct hs_channel_delete){.channel_id = kid, .actor_id = f->alice};
-    assert_int_equal(run(f, hs_channel_delete_fn, &del, &err), 0);
-    assert_int_equal(json_id(del.channel, "id"), kid);
+    assert_int_equal(tk_run(f->core, hs_channel_delete_fn, &del, &err), 0);
+    assert_int_equal(tk_json_id(del.channel, "id"), kid);
     json_decref(del.channel);
-    assert_int_equal(hs_channel_get(rdb(f), kid, &ch, &err), HS_ENOTFOUND);
-    assert_int_equal(hs_channel_get(rdb(f), t, &ch, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_channel_get(tk_rdb(f->core), kid, &ch, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_channel_get(tk_rdb(f->core), t, &ch, &err), HS_ENOTFOUND);
     /* The gateway can still decide who hears of it. */
     uint64_t perms;
-    assert_int_equal(hs_perm_channel(rdb(f), kid, f->bob, 1, &perms, &err), 0);
+    assert_int_equal(hs_perm_channel(tk_rdb(f->core), kid, f->bob, 1, &perms, &err), 0);
     assert_true(perms & HS_PERM_VIEW_CHANNEL);
-    json_t *gone = hs_channel_json_any(rdb(f), kid, 1);
+    json_t *gone = hs_channel_json_any(tk_rdb(f->core), kid, 1);
     assert_non_null(gone);
     json_decref(gone);
-    assert_null(hs_channel_json(rdb(f), kid));
+    assert_null(hs_channel_json(tk_rdb(f->core), kid));
 
     uint64_t kid2 = new_channel(f, "kid2", HS_CHANNEL_TEXT, 0);
     mv = (struct hs_channel_update){
         .channel_id = kid2, .actor_id = f->owner, .set = HS_CHUP_PARENT, .parent_id = cat};
-    assert_int_equal(run(f, hs_channel_update_fn, &mv, &err), 0);
+    assert_int_equal(tk_run(f->core, hs_channel_update_fn, &mv, &err), 0);
     json_decref(mv.channel);
     del = (struct hs_channel_delete){.channel_id = cat, .actor_id = f->owner};
-    assert_int_equal(run(f, hs_channel_delete_fn, &del, &err), 0);
+    assert_int_equal(tk_run(f->core, hs_channel_delete_fn, &del, &err), 0);
     json_decref(del.channel);
-    assert_int_equal(hs_channel_get(rdb(f), kid2, &ch, &err), 0);
+    assert_int_equal(hs_channel_get(tk_rdb(f->core), kid2, &ch, &err), 0);
     assert_int_equal(ch.parent_id, 0);
 }
 
@@ -558,19 +489,19 @@ static void test_max_channels(void **state)
     struct fx *f = *state;
     hs_error err;
     /* general is one; fill up to 500 directly. */
-    sql(f,
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 499) "
-        "INSERT INTO channels (id, guild_id, type, name) SELECT 100000 + i, %" PRIu64
-        ", 0, 'c' FROM n",
-        f->guild);
+    tk_sql(f->core,
+           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 499) "
+           "INSERT INTO channels (id, guild_id, type, name) SELECT 100000 + i, %" PRIu64
+           ", 0, 'c' FROM n",
+           f->guild);
     struct hs_channel_create op = {
         .guild_id = f->guild, .actor_id = f->owner, .name = "over", .position = -1};
-    assert_int_equal(run(f, hs_channel_create_fn, &op, &err), HS_ELIMIT);
+    assert_int_equal(tk_run(f->core, hs_channel_create_fn, &op, &err), HS_ELIMIT);
     assert_int_equal(err.reason, HS_R_MAX_CHANNELS);
     /* Threads do not count; a deleted channel frees its place. */
     new_thread(f, f->owner, f->general, HS_CHANNEL_PUBLIC_THREAD, 1);
-    sql(f, "UPDATE channels SET deleted = 1 WHERE id = 100001");
-    assert_int_equal(run(f, hs_channel_create_fn, &op, &err), 0);
+    tk_sql(f->core, "UPDATE channels SET deleted = 1 WHERE id = 100001");
+    assert_int_equal(tk_run(f->core, hs_channel_create_fn, &op, &err), 0);
     json_decref(op.channel);
 }
 
@@ -583,15 +514,16 @@ static void test_positions_are_all_or_nothing(void **state)
     struct hs_channel_position items[] = {{a, 40, 0, 0}, {t, 41, 0, 0}};
     struct hs_channel_positions op = {
         .guild_id = f->guild, .actor_id = f->owner, .items = items, .n = 2};
-    assert_int_equal(run(f, hs_channel_positions_fn, &op, &err), HS_EINVAL);
+    assert_int_equal(tk_run(f->core, hs_channel_positions_fn, &op, &err), HS_EINVAL);
     assert_string_equal(err.field, "1.id");
-    assert_int_not_equal(count(f, "SELECT position FROM channels WHERE id = %" PRIu64, a), 40);
+    assert_int_not_equal(tk_count(f->core, "SELECT position FROM channels WHERE id = %" PRIu64, a),
+                         40);
     op.n = 1;
     op.actor_id = f->bob;
-    assert_int_equal(run(f, hs_channel_positions_fn, &op, &err), HS_EPERM);
+    assert_int_equal(tk_run(f->core, hs_channel_positions_fn, &op, &err), HS_EPERM);
     op.actor_id = f->alice;
-    assert_int_equal(run(f, hs_channel_positions_fn, &op, &err), 0);
-    assert_int_equal(count(f, "SELECT position FROM channels WHERE id = %" PRIu64, a), 40);
+    assert_int_equal(tk_run(f->core, hs_channel_positions_fn, &op, &err), 0);
+    assert_int_equal(tk_count(f->core, "SELECT position FROM channels WHERE id = %" PRIu64, a), 40);
 }
 
 static void test_channel_changes(void **state)

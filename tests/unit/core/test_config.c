@@ -12,11 +12,12 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <unistd.h>
 
 #include "hs_config.h"
 #include "hs_error.h"
+
+#include "testkit.h"
 
 /* The settings this test knows (hs_config.c's table); --help lists them all, and the
  * sample tests below also follow whatever --help lists, so a new setting is covered there
@@ -46,28 +47,16 @@ static const char *const setting_names[] = {
 /* ---- fixture: a fresh temporary directory and config per test ---- */
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static int setup(void **state)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-config-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
+    tk_tempdir(fx->dir, "config");
     hs_config_init(&fx->cfg);
     *state = fx;
     return 0;
@@ -77,7 +66,7 @@ static int teardown(void **state)
 {
     struct fx *fx = *state;
     hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_rmtree(fx->dir);
     free(fx);
     return 0;
 }

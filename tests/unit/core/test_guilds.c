@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <sodium.h>
 
@@ -23,94 +22,26 @@
 #include "hs_perm.h"
 #include "hs_util.h"
 
+#include "testkit.h"
+
 /* An id that names nothing in these tests (real ids are snowflakes of today). */
 #define UNKNOWN_ID ((uint64_t)424242)
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, guild, general;
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static hs_writer *W(struct fx *fx)
-{
-    return hs_core_writer(fx->core);
-}
-
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t id = 0;
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (!s || hs_parse_u64(s, &id) < 0)
-        fail_msg("no id in '%s'", key);
-    return id;
-}
-
-static uint64_t register_user(struct fx *fx, const char *name)
-{
-    char tok[HS_TOKEN_MAX];
-    uint64_t uid = 0;
-    hs_error err;
-    if (hs_account_register(fx->core, name, "a long password", NULL, tok, &uid, &err) != 0)
-        fail_msg("register %s: %s", name, err.msg);
-    return uid;
-}
-
-/* Creates a guild; returns its id and fills *general with its system channel. */
-static uint64_t create_guild(struct fx *fx, uint64_t owner, const char *name, uint64_t *general)
-{
-    struct hs_guild_create g = {.owner_id = owner, .name = name};
-    hs_error err;
-    if (hs_writer_run(W(fx), hs_guild_create_fn, &g, &err) != 0)
-        fail_msg("guild %s: %s", name, err.msg);
-    uint64_t id = json_id(g.guild, "id");
-    if (general)
-        *general = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
-    return id;
-}
 
 static int setup(void **state)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-guilds-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    hs_config_init(&fx->cfg);
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir);
-    hs_error err;
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-ops", "1", &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-mem-kib", "8", &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        return -1;
-    }
-    fx->owner = register_user(fx, "owner");
-    fx->guild = create_guild(fx, fx->owner, "Test Guild", &fx->general);
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "guilds");
+    fx->owner = tk_register(fx->core, "owner");
+    fx->guild = tk_guild(fx->core, fx->owner, "Test Guild", &fx->general);
     *state = fx;
     return 0;
 }
@@ -118,9 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     return 0;
 }
@@ -129,7 +58,7 @@ static uint64_t perms_of(struct fx *fx, uint64_t guild, uint64_t user, int *rc, 
 {
     uint64_t p = 0xABCDEF;
     hs_error_clear(err);
-    *rc = hs_perm_guild(rdb(fx), guild, user, &p, err);
+    *rc = hs_perm_guild(tk_rdb(fx->core), guild, user, &p, err);
     return p;
 }
 
@@ -138,9 +67,9 @@ static uint64_t create_app(struct fx *fx, uint64_t owner, const char *name, uint
 {
     struct hs_app_create op = {.owner_id = owner, .name = name};
     hs_error err;
-    if (hs_writer_run(W(fx), hs_app_create_fn, &op, &err) != 0)
+    if (hs_writer_run(hs_core_writer(fx->core), hs_app_create_fn, &op, &err) != 0)
         fail_msg("app: %s", err.msg);
-    *bot = json_id(json_object_get(op.app, "bot"), "id");
+    *bot = tk_json_id(json_object_get(op.app, "bot"), "id");
     json_decref(op.app);
     return op.app_id;
 }
@@ -151,7 +80,7 @@ static int authorize(struct fx *fx, uint64_t app, uint64_t actor, uint64_t guild
     struct hs_bot_authorize op = {
         .app_id = app, .actor_id = actor, .guild_id = guild, .permissions = perms, .added = -1};
     hs_error_clear(err);
-    int rc = hs_writer_run(W(fx), hs_bot_authorize_fn, &op, err);
+    int rc = hs_writer_run(hs_core_writer(fx->core), hs_bot_authorize_fn, &op, err);
     if (added)
         *added = op.added;
     return rc;
@@ -160,7 +89,7 @@ static int authorize(struct fx *fx, uint64_t app, uint64_t actor, uint64_t guild
 static long long count(struct fx *fx, const char *sql, uint64_t bind)
 {
     sqlite3_stmt *s = NULL;
-    sqlite3 *db = hs_db_handle(rdb(fx));
+    sqlite3 *db = hs_db_handle(tk_rdb(fx->core));
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
     if (bind)
         sqlite3_bind_int64(s, 1, (sqlite3_int64)bind);
@@ -199,49 +128,50 @@ static void test_permission_constants(void **state)
 static void test_new_guild(void **state)
 {
     struct fx *fx = *state;
-    json_t *g = hs_guild_json(rdb(fx), fx->guild, 1);
+    json_t *g = hs_guild_json(tk_rdb(fx->core), fx->guild, 1);
     assert_non_null(g);
     assert_string_equal(json_string_value(json_object_get(g, "name")), "Test Guild");
-    assert_int_equal(json_id(g, "owner_id"), fx->owner);
-    assert_int_equal(json_id(g, "system_channel_id"), fx->general);
+    assert_int_equal(tk_json_id(g, "owner_id"), fx->owner);
+    assert_int_equal(tk_json_id(g, "system_channel_id"), fx->general);
     assert_int_equal(json_integer_value(json_object_get(g, "approximate_member_count")), 1);
     /* @everyone: the guild's id, Discord's default permissions as a string. */
     json_t *roles = json_object_get(g, "roles");
     assert_int_equal(json_array_size(roles), 1);
     json_t *everyone = json_array_get(roles, 0);
-    assert_int_equal(json_id(everyone, "id"), fx->guild);
+    assert_int_equal(tk_json_id(everyone, "id"), fx->guild);
     assert_string_equal(json_string_value(json_object_get(everyone, "name")), "@everyone");
     assert_string_equal(json_string_value(json_object_get(everyone, "permissions")),
                         "1799872721571393");
     assert_true(json_is_false(json_object_get(everyone, "managed")));
     json_decref(g);
     /* Without counts, no counts. */
-    g = hs_guild_json(rdb(fx), fx->guild, 0);
+    g = hs_guild_json(tk_rdb(fx->core), fx->guild, 0);
     assert_null(json_object_get(g, "approximate_member_count"));
     json_decref(g);
-    assert_null(hs_guild_json(rdb(fx), UNKNOWN_ID, 0));
+    assert_null(hs_guild_json(tk_rdb(fx->core), UNKNOWN_ID, 0));
 
     /* "general", a text channel at position 0. */
-    json_t *c = hs_channel_json(rdb(fx), fx->general);
+    json_t *c = hs_channel_json(tk_rdb(fx->core), fx->general);
     assert_non_null(c);
     assert_string_equal(json_string_value(json_object_get(c, "name")), "general");
     assert_int_equal(json_integer_value(json_object_get(c, "type")), HS_CHANNEL_TEXT);
-    assert_int_equal(json_id(c, "guild_id"), fx->guild);
+    assert_int_equal(tk_json_id(c, "guild_id"), fx->guild);
     assert_int_equal(json_integer_value(json_object_get(c, "position")), 0);
     assert_true(json_is_null(json_object_get(c, "parent_id")));
     assert_true(json_is_null(json_object_get(c, "last_message_id")));
     json_decref(c);
 
     /* The owner is the first member. */
-    json_t *m = hs_member_json(rdb(fx), fx->guild, fx->owner);
+    json_t *m = hs_member_json(tk_rdb(fx->core), fx->guild, fx->owner);
     assert_non_null(m);
-    assert_int_equal(json_id(json_object_get(m, "user"), "id"), fx->owner);
+    assert_int_equal(tk_json_id(json_object_get(m, "user"), "id"), fx->owner);
     assert_int_equal(json_array_size(json_object_get(m, "roles")), 0);
     json_decref(m);
 
     /* Its events: GUILD_CREATE (with the channels), then GUILD_MEMBER_ADD. */
-    sqlite3_stmt *s = hs_db_stmt(rdb(fx), "SELECT type, data FROM events WHERE guild_id = ? "
-                                          "ORDER BY seq");
+    sqlite3_stmt *s =
+        hs_db_stmt(tk_rdb(fx->core), "SELECT type, data FROM events WHERE guild_id = ? "
+                                     "ORDER BY seq");
     hs_bind_id(s, 1, fx->guild);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_string_equal(hs_col_text(s, 0), "GUILD_CREATE");
@@ -266,15 +196,16 @@ static void test_guild_name_length(void **state)
     for (size_t i = 0; i < 3; i++) {
         struct hs_guild_create g = {.owner_id = fx->owner, .name = bad[i]};
         hs_error_clear(&err);
-        assert_int_equal(hs_writer_run(W(fx), hs_guild_create_fn, &g, &err), HS_EINVAL);
+        assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_guild_create_fn, &g, &err),
+                         HS_EINVAL);
         assert_int_equal(err.reason, HS_R_FORM);
         assert_string_equal(err.field, "name");
         assert_string_equal(err.form_code, "BASE_TYPE_BAD_LENGTH");
     }
     /* 2 and 100 code points (multi-byte) are fine. */
-    create_guild(fx, fx->owner, "\xc3\xa9\xc3\xa9", NULL);
+    tk_guild(fx->core, fx->owner, "\xc3\xa9\xc3\xa9", NULL);
     n101[100] = '\0';
-    create_guild(fx, fx->owner, n101, NULL);
+    tk_guild(fx->core, fx->owner, n101, NULL);
     assert_int_equal(count(fx, "SELECT count(*) FROM guilds", 0), 3);
 }
 
@@ -287,7 +218,7 @@ static void test_owner_and_stranger_permissions(void **state)
     assert_int_equal(perms_of(fx, fx->guild, fx->owner, &rc, &err), HS_PERM_ALL);
     assert_int_equal(rc, 0);
     /* A registered user who is not a member. */
-    uint64_t stranger = register_user(fx, "stranger");
+    uint64_t stranger = tk_register(fx->core, "stranger");
     perms_of(fx, fx->guild, stranger, &rc, &err);
     assert_int_equal(rc, HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
@@ -298,20 +229,21 @@ static void test_owner_and_stranger_permissions(void **state)
 
     struct hs_channel ch;
     uint64_t p;
-    assert_int_equal(hs_channel_access(rdb(fx), fx->general, fx->owner, &ch, &p, &err), 0);
+    assert_int_equal(hs_channel_access(tk_rdb(fx->core), fx->general, fx->owner, &ch, &p, &err), 0);
     assert_int_equal(ch.id, fx->general);
     assert_int_equal(ch.guild_id, fx->guild);
     assert_int_equal(ch.type, HS_CHANNEL_TEXT);
     assert_int_equal(p, HS_PERM_ALL);
     hs_error_clear(&err);
-    assert_int_equal(hs_channel_access(rdb(fx), fx->general, stranger, &ch, &p, &err), HS_EPERM);
+    assert_int_equal(hs_channel_access(tk_rdb(fx->core), fx->general, stranger, &ch, &p, &err),
+                     HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
     hs_error_clear(&err);
-    assert_int_equal(hs_channel_access(rdb(fx), UNKNOWN_ID, fx->owner, &ch, &p, &err),
+    assert_int_equal(hs_channel_access(tk_rdb(fx->core), UNKNOWN_ID, fx->owner, &ch, &p, &err),
                      HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_CHANNEL);
     /* A stranger sees no channels of the guild. */
-    json_t *list = hs_channel_list(rdb(fx), fx->guild, stranger);
+    json_t *list = hs_channel_list(tk_rdb(fx->core), fx->guild, stranger);
     assert_int_equal(json_array_size(list), 0);
     json_decref(list);
 }
@@ -344,24 +276,24 @@ static void test_bot_authorize(void **state)
     assert_int_equal(added, 1);
     assert_int_equal(perms_of(fx, fx->guild, bot_mod, &rc, &err),
                      HS_PERM_DEFAULT_EVERYONE | HS_PERM_MANAGE_MESSAGES);
-    json_t *m = hs_member_json(rdb(fx), fx->guild, bot_mod);
+    json_t *m = hs_member_json(tk_rdb(fx->core), fx->guild, bot_mod);
     assert_int_equal(json_array_size(json_object_get(m, "roles")), 1);
     uint64_t role_id = 0;
     assert_int_equal(
         hs_parse_u64(json_string_value(json_array_get(json_object_get(m, "roles"), 0)), &role_id),
         0);
     json_decref(m);
-    json_t *g = hs_guild_json(rdb(fx), fx->guild, 1);
+    json_t *g = hs_guild_json(tk_rdb(fx->core), fx->guild, 1);
     json_t *roles = json_object_get(g, "roles");
     int found = 0;
     for (size_t i = 0; i < json_array_size(roles); i++) {
         json_t *r = json_array_get(roles, i);
-        if (json_id(r, "id") != role_id)
+        if (tk_json_id(r, "id") != role_id)
             continue;
         found = 1;
         assert_string_equal(json_string_value(json_object_get(r, "name")), "Mod");
         assert_true(json_is_true(json_object_get(r, "managed")));
-        assert_int_equal(json_id(json_object_get(r, "tags"), "bot_id"), bot_mod);
+        assert_int_equal(tk_json_id(json_object_get(r, "tags"), "bot_id"), bot_mod);
         char want[24];
         snprintf(want, sizeof(want), "%" PRIu64, HS_PERM_MANAGE_MESSAGES);
         assert_string_equal(json_string_value(json_object_get(r, "permissions")), want);
@@ -374,7 +306,8 @@ static void test_bot_authorize(void **state)
     /* ADMINISTRATOR implies everything; undefined bits are dropped. */
     assert_int_equal(authorize(fx, app_admin, fx->owner, fx->guild, UINT64_MAX, &added, &err), 0);
     assert_int_equal(perms_of(fx, fx->guild, bot_admin, &rc, &err), HS_PERM_ALL);
-    sqlite3_stmt *s = hs_db_stmt(rdb(fx), "SELECT permissions FROM roles WHERE bot_id = ?");
+    sqlite3_stmt *s =
+        hs_db_stmt(tk_rdb(fx->core), "SELECT permissions FROM roles WHERE bot_id = ?");
     hs_bind_id(s, 1, bot_admin);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal((uint64_t)sqlite3_column_int64(s, 0), HS_PERM_ALL);
@@ -400,8 +333,8 @@ static void test_bot_authorize_rules(void **state)
     int added;
     uint64_t bot, bot2;
     uint64_t app = create_app(fx, fx->owner, "Helper", &bot);
-    uint64_t other = register_user(fx, "other");
-    uint64_t other_guild = create_guild(fx, other, "Other Guild", NULL);
+    uint64_t other = tk_register(fx->core, "other");
+    uint64_t other_guild = tk_guild(fx->core, other, "Other Guild", NULL);
 
     /* Unknown application. */
     assert_int_equal(authorize(fx, app + 1000, fx->owner, fx->guild, 0, &added, &err),
@@ -422,10 +355,10 @@ static void test_bot_authorize_rules(void **state)
 
     /* A private application: its owner only. */
     struct hs_app a;
-    assert_int_equal(hs_app_get(rdb(fx), app2, &a, &err), 0);
+    assert_int_equal(hs_app_get(tk_rdb(fx->core), app2, &a, &err), 0);
     assert_int_equal(a.bot_public, 1);
-    assert_int_equal(hs_writer_run(W(fx), make_private, &app2, &err), 0);
-    assert_int_equal(hs_app_get(rdb(fx), app2, &a, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), make_private, &app2, &err), 0);
+    assert_int_equal(hs_app_get(tk_rdb(fx->core), app2, &a, &err), 0);
     assert_int_equal(a.bot_public, 0);
     assert_int_equal(authorize(fx, app2, other, other_guild, 0, &added, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
@@ -447,12 +380,12 @@ static uint64_t make_channel(struct fx *fx, uint64_t actor, const char *name, in
                                    .topic = "a topic",
                                    .rate_limit_per_user = 5};
     hs_error_clear(err);
-    *rc = hs_writer_run(W(fx), hs_channel_create_fn, &op, err);
+    *rc = hs_writer_run(hs_core_writer(fx->core), hs_channel_create_fn, &op, err);
     if (*rc < 0) {
         assert_null(op.channel);
         return 0;
     }
-    uint64_t id = json_id(op.channel, "id");
+    uint64_t id = tk_json_id(op.channel, "id");
     if (out)
         *out = op.channel;
     else
@@ -490,17 +423,17 @@ static void test_channel_create(void **state)
     assert_int_equal(rc, 0);
     assert_string_equal(json_string_value(json_object_get(c, "name")), "Voice Room");
     assert_int_equal(json_integer_value(json_object_get(c, "bitrate")), 64000);
-    assert_int_equal(json_id(c, "parent_id"), cat);
+    assert_int_equal(tk_json_id(c, "parent_id"), cat);
     assert_int_equal(json_integer_value(json_object_get(c, "position")), 8);
     assert_null(json_object_get(c, "topic"));
     json_decref(c);
 
     /* The guild's channels, by position then id. */
-    json_t *list = hs_channel_list(rdb(fx), fx->guild, fx->owner);
+    json_t *list = hs_channel_list(tk_rdb(fx->core), fx->guild, fx->owner);
     assert_int_equal(json_array_size(list), 4);
     const uint64_t want[] = {fx->general, text, cat, voice};
     for (size_t i = 0; i < 4; i++)
-        assert_int_equal(json_id(json_array_get(list, i), "id"), want[i]);
+        assert_int_equal(tk_json_id(json_array_get(list, i), "id"), want[i]);
     json_decref(list);
 
     /* Bad input. */
@@ -530,15 +463,15 @@ static void test_channel_create(void **state)
     assert_int_equal(rc, HS_EINVAL);
     assert_string_equal(err.field, "parent_id");
     /* A category of another guild. */
-    uint64_t other = register_user(fx, "other");
-    uint64_t og = create_guild(fx, other, "Other", NULL);
+    uint64_t other = tk_register(fx->core, "other");
+    uint64_t og = tk_guild(fx->core, other, "Other", NULL);
     struct hs_channel_create oc = {.guild_id = og,
                                    .actor_id = other,
                                    .name = "theirs",
                                    .type = HS_CHANNEL_CATEGORY,
                                    .position = -1};
-    assert_int_equal(hs_writer_run(W(fx), hs_channel_create_fn, &oc, &err), 0);
-    uint64_t other_cat = json_id(oc.channel, "id");
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_channel_create_fn, &oc, &err), 0);
+    uint64_t other_cat = tk_json_id(oc.channel, "id");
     json_decref(oc.channel);
     make_channel(fx, fx->owner, "child", HS_CHANNEL_TEXT, other_cat, -1, &rc, &err, NULL);
     assert_int_equal(rc, HS_EINVAL);
@@ -572,21 +505,24 @@ static void test_channel_limits(void **state)
                                    .topic = topic};
     topic[1025] = '\0';
     hs_error_clear(&err);
-    assert_int_equal(hs_writer_run(W(fx), hs_channel_create_fn, &op, &err), HS_EINVAL);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_channel_create_fn, &op, &err),
+                     HS_EINVAL);
     assert_string_equal(err.field, "topic");
     topic[1024] = '\0';
-    assert_int_equal(hs_writer_run(W(fx), hs_channel_create_fn, &op, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_channel_create_fn, &op, &err), 0);
     json_decref(op.channel);
     op.channel = NULL;
     op.topic = NULL;
     op.rate_limit_per_user = 21601;
     hs_error_clear(&err);
-    assert_int_equal(hs_writer_run(W(fx), hs_channel_create_fn, &op, &err), HS_EINVAL);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_channel_create_fn, &op, &err),
+                     HS_EINVAL);
     assert_string_equal(err.field, "rate_limit_per_user");
     op.rate_limit_per_user = -1;
-    assert_int_equal(hs_writer_run(W(fx), hs_channel_create_fn, &op, &err), HS_EINVAL);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_channel_create_fn, &op, &err),
+                     HS_EINVAL);
     op.rate_limit_per_user = 21600;
-    assert_int_equal(hs_writer_run(W(fx), hs_channel_create_fn, &op, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_channel_create_fn, &op, &err), 0);
     json_decref(op.channel);
 }
 
@@ -599,50 +535,50 @@ static void test_guild_list(void **state)
     for (int i = 1; i < 6; i++) {
         char name[16];
         snprintf(name, sizeof(name), "Guild %d", i);
-        g[i] = create_guild(fx, fx->owner, name, NULL);
+        g[i] = tk_guild(fx->core, fx->owner, name, NULL);
     }
-    uint64_t other = register_user(fx, "other");
-    uint64_t theirs = create_guild(fx, other, "Theirs", NULL);
+    uint64_t other = tk_register(fx->core, "other");
+    uint64_t theirs = tk_guild(fx->core, other, "Theirs", NULL);
 
-    json_t *list = hs_guild_list_for_user(rdb(fx), fx->owner, 0, 0, 200);
+    json_t *list = hs_guild_list_for_user(tk_rdb(fx->core), fx->owner, 0, 0, 200);
     assert_int_equal(json_array_size(list), 6);
     for (size_t i = 0; i < 6; i++) {
         json_t *e = json_array_get(list, i);
-        assert_int_equal(json_id(e, "id"), g[i]); /* ascending by id */
+        assert_int_equal(tk_json_id(e, "id"), g[i]); /* ascending by id */
         assert_true(json_is_true(json_object_get(e, "owner")));
         char want[24];
         snprintf(want, sizeof(want), "%" PRIu64, HS_PERM_ALL);
         assert_string_equal(json_string_value(json_object_get(e, "permissions")), want);
-        assert_int_equal(json_id(e, "id") == theirs, 0);
+        assert_int_equal(tk_json_id(e, "id") == theirs, 0);
     }
     json_decref(list);
 
     /* limit, after, before, and both. */
-    list = hs_guild_list_for_user(rdb(fx), fx->owner, 0, 0, 2);
+    list = hs_guild_list_for_user(tk_rdb(fx->core), fx->owner, 0, 0, 2);
     assert_int_equal(json_array_size(list), 2);
-    assert_int_equal(json_id(json_array_get(list, 1), "id"), g[1]);
+    assert_int_equal(tk_json_id(json_array_get(list, 1), "id"), g[1]);
     json_decref(list);
-    list = hs_guild_list_for_user(rdb(fx), fx->owner, 0, g[2], 200);
+    list = hs_guild_list_for_user(tk_rdb(fx->core), fx->owner, 0, g[2], 200);
     assert_int_equal(json_array_size(list), 3);
-    assert_int_equal(json_id(json_array_get(list, 0), "id"), g[3]);
+    assert_int_equal(tk_json_id(json_array_get(list, 0), "id"), g[3]);
     json_decref(list);
-    list = hs_guild_list_for_user(rdb(fx), fx->owner, g[2], 0, 200);
+    list = hs_guild_list_for_user(tk_rdb(fx->core), fx->owner, g[2], 0, 200);
     assert_int_equal(json_array_size(list), 2);
-    assert_int_equal(json_id(json_array_get(list, 1), "id"), g[1]);
+    assert_int_equal(tk_json_id(json_array_get(list, 1), "id"), g[1]);
     json_decref(list);
-    list = hs_guild_list_for_user(rdb(fx), fx->owner, g[4], g[1], 200);
+    list = hs_guild_list_for_user(tk_rdb(fx->core), fx->owner, g[4], g[1], 200);
     assert_int_equal(json_array_size(list), 2);
-    assert_int_equal(json_id(json_array_get(list, 0), "id"), g[2]);
-    assert_int_equal(json_id(json_array_get(list, 1), "id"), g[3]);
+    assert_int_equal(tk_json_id(json_array_get(list, 0), "id"), g[2]);
+    assert_int_equal(tk_json_id(json_array_get(list, 1), "id"), g[3]);
     json_decref(list);
-    list = hs_guild_list_for_user(rdb(fx), fx->owner, 0, g[5], 200);
+    list = hs_guild_list_for_user(tk_rdb(fx->core), fx->owner, 0, g[5], 200);
     assert_int_equal(json_array_size(list), 0);
     json_decref(list);
 
     /* The other user sees only their guild, as owner. */
-    list = hs_guild_list_for_user(rdb(fx), other, 0, 0, 200);
+    list = hs_guild_list_for_user(tk_rdb(fx->core), other, 0, 0, 200);
     assert_int_equal(json_array_size(list), 1);
-    assert_int_equal(json_id(json_array_get(list, 0), "id"), theirs);
+    assert_int_equal(tk_json_id(json_array_get(list, 0), "id"), theirs);
     json_decref(list);
 }
 
@@ -653,10 +589,10 @@ static void test_guild_list(void **state)
 static void test_guild_list_cursor_above_int64_max(void **state)
 {
     struct fx *fx = *state;
-    json_t *list = hs_guild_list_for_user(rdb(fx), fx->owner, 0, UINT64_MAX, 200);
+    json_t *list = hs_guild_list_for_user(tk_rdb(fx->core), fx->owner, 0, UINT64_MAX, 200);
     size_t n_after = json_array_size(list);
     json_decref(list);
-    list = hs_guild_list_for_user(rdb(fx), fx->owner, UINT64_MAX, 0, 200);
+    list = hs_guild_list_for_user(tk_rdb(fx->core), fx->owner, UINT64_MAX, 0, 200);
     size_t n_before = json_array_size(list);
     json_decref(list);
     if (n_after != 0 || n_before != 1)

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <sodium.h>
 
@@ -29,47 +28,18 @@
 #include "hs_time.h"
 #include "hs_util.h"
 
+#include "testkit.h"
+
 #define UNKNOWN_ID ((uint64_t)424242)
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, member, outsider;
     uint64_t guild, general;
     int nusers;
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static hs_writer *W(struct fx *fx)
-{
-    return hs_core_writer(fx->core);
-}
-
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t id = 0;
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (!s || hs_parse_u64(s, &id) < 0)
-        fail_msg("no id in '%s'", key);
-    return id;
-}
 
 static uint64_t register_user(struct fx *fx)
 {
@@ -86,51 +56,6 @@ struct sql_op {
     char *sql;
 };
 
-static int sql_fn(hs_txn *txn, void *arg, hs_error *err)
-{
-    return hs_db_exec(hs_txn_db(txn), ((struct sql_op *)arg)->sql, err);
-}
-
-/* Runs SQL on the writer (test set-up that no API offers here: bans, role edits). */
-static void sql(struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sql(struct fx *fx, const char *fmt, ...)
-{
-    struct sql_op op;
-    hs_error err;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&op.sql, fmt, ap) < 0)
-        fail_msg("vasprintf");
-    va_end(ap);
-    if (hs_writer_run(W(fx), sql_fn, &op, &err) != 0)
-        fail_msg("%s: %s", op.sql, err.msg);
-    free(op.sql);
-}
-
-static long long count(struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static long long count(struct fx *fx, const char *fmt, ...)
-{
-    char *q;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&q, fmt, ap) < 0)
-        fail_msg("vasprintf");
-    va_end(ap);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(hs_db_handle(rdb(fx)), q, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("bad query %s", q);
-    long long n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_finalize(s);
-    free(q);
-    return n;
-}
-
-static int run(struct fx *fx, hs_write_fn fn, void *op, hs_error *err)
-{
-    hs_error_clear(err);
-    return hs_writer_run(W(fx), fn, op, err);
-}
-
 /* An unlimited invite of the owner's to general (fresh each time: unique). */
 static char *make_invite(struct fx *fx, int max_age, int max_uses)
 {
@@ -140,7 +65,7 @@ static char *make_invite(struct fx *fx, int max_age, int max_uses)
                                   .max_uses = max_uses,
                                   .unique = 1};
     hs_error err;
-    if (run(fx, hs_invite_create_fn, &op, &err) != 0)
+    if (tk_run(fx->core, hs_invite_create_fn, &op, &err) != 0)
         fail_msg("invite: %s", err.msg);
     char *code = hs_xstrdup(json_string_value(json_object_get(op.invite, "code")));
     json_decref(op.invite);
@@ -150,7 +75,7 @@ static char *make_invite(struct fx *fx, int max_age, int max_uses)
 static int join(struct fx *fx, const char *code, uint64_t user, int *joined, hs_error *err)
 {
     struct hs_invite_accept op = {.code = code, .user_id = user};
-    int rc = run(fx, hs_invite_accept_fn, &op, err);
+    int rc = tk_run(fx->core, hs_invite_accept_fn, &op, err);
     if (joined)
         *joined = op.joined;
     json_decref(op.invite);
@@ -172,32 +97,12 @@ static int setup(void **state)
     struct fx *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-invites-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    hs_config_init(&fx->cfg);
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir);
-    hs_error err;
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-ops", "1", &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-mem-kib", "8", &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        return -1;
-    }
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "invites");
     *state = fx;
     fx->owner = register_user(fx);
     fx->member = register_user(fx);
     fx->outsider = register_user(fx);
-    struct hs_guild_create g = {.owner_id = fx->owner, .name = "Invite Guild"};
-    if (hs_writer_run(W(fx), hs_guild_create_fn, &g, &err) != 0)
-        fail_msg("guild: %s", err.msg);
-    fx->guild = json_id(g.guild, "id");
-    fx->general = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
+    fx->guild = tk_guild(fx->core, fx->owner, "Invite Guild", &fx->general);
     add_member(fx, fx->member);
     return 0;
 }
@@ -205,9 +110,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     return 0;
 }
@@ -217,16 +120,16 @@ static uint64_t make_channel(struct fx *fx, const char *name, int type)
     struct hs_channel_create op = {
         .guild_id = fx->guild, .actor_id = fx->owner, .name = name, .type = type, .position = -1};
     hs_error err;
-    if (run(fx, hs_channel_create_fn, &op, &err) != 0)
+    if (tk_run(fx->core, hs_channel_create_fn, &op, &err) != 0)
         fail_msg("channel: %s", err.msg);
-    uint64_t id = json_id(op.channel, "id");
+    uint64_t id = tk_json_id(op.channel, "id");
     json_decref(op.channel);
     return id;
 }
 
 static long long invites_in_guild(struct fx *fx)
 {
-    return count(fx, "SELECT count(*) FROM invites WHERE guild_id = %" PRIu64, fx->guild);
+    return tk_count(fx->core, "SELECT count(*) FROM invites WHERE guild_id = %" PRIu64, fx->guild);
 }
 
 /* ------------------------------------------------------------------ codes */
@@ -279,7 +182,7 @@ static void test_create_shape_events_audit(void **state)
                                   .temporary = 1,
                                   .reason = "for friends"};
     hs_error err;
-    assert_int_equal(run(fx, hs_invite_create_fn, &op, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &op, &err), 0);
     assert_int_equal(op.created, 1);
     json_t *inv = op.invite;
     const char *code = json_string_value(json_object_get(inv, "code"));
@@ -289,17 +192,17 @@ static void test_create_shape_events_audit(void **state)
     assert_int_equal(json_integer_value(json_object_get(inv, "max_uses")), 7);
     assert_int_equal(json_integer_value(json_object_get(inv, "uses")), 0);
     assert_true(json_is_true(json_object_get(inv, "temporary")));
-    assert_int_equal(json_id(json_object_get(inv, "guild"), "id"), fx->guild);
+    assert_int_equal(tk_json_id(json_object_get(inv, "guild"), "id"), fx->guild);
     assert_string_equal(json_string_value(json_object_get(json_object_get(inv, "guild"), "name")),
                         "Invite Guild");
-    assert_int_equal(json_id(json_object_get(inv, "channel"), "id"), fx->general);
+    assert_int_equal(tk_json_id(json_object_get(inv, "channel"), "id"), fx->general);
     assert_string_equal(json_string_value(json_object_get(json_object_get(inv, "channel"), "name")),
                         "general");
-    assert_int_equal(json_id(json_object_get(inv, "inviter"), "id"), fx->owner);
+    assert_int_equal(tk_json_id(json_object_get(inv, "inviter"), "id"), fx->owner);
 
     /* expires_at is created_at + max_age, both from the row. */
     sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(hs_db_handle(rdb(fx)),
+    assert_int_equal(sqlite3_prepare_v2(hs_db_handle(tk_rdb(fx->core)),
                                         "SELECT created_at, expires_at FROM invites WHERE code = ?",
                                         -1, &s, NULL),
                      SQLITE_OK);
@@ -315,28 +218,28 @@ static void test_create_shape_events_audit(void **state)
     hs_iso8601(expires, iso);
     assert_string_equal(json_string_value(json_object_get(inv, "expires_at")), iso);
 
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM events WHERE type = 'INVITE_CREATE' AND "
-                           "channel_id = %" PRIu64 " AND guild_id = %" PRIu64
-                           " AND json_extract(data, '$.code') = '%s' AND "
-                           "json_extract(data, '$.max_uses') = 7",
-                           fx->general, fx->guild, code),
+    assert_int_equal(tk_count(fx->core,
+                              "SELECT count(*) FROM events WHERE type = 'INVITE_CREATE' AND "
+                              "channel_id = %" PRIu64 " AND guild_id = %" PRIu64
+                              " AND json_extract(data, '$.code') = '%s' AND "
+                              "json_extract(data, '$.max_uses') = 7",
+                              fx->general, fx->guild, code),
                      1);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM audit_log WHERE action_type = 40 AND reason = "
-                           "'for friends' AND user_id = %" PRIu64
-                           " AND changes LIKE '%%\"new_value\":\"%s\"%%'",
-                           fx->owner, code),
+    assert_int_equal(tk_count(fx->core,
+                              "SELECT count(*) FROM audit_log WHERE action_type = 40 AND reason = "
+                              "'for friends' AND user_id = %" PRIu64
+                              " AND changes LIKE '%%\"new_value\":\"%s\"%%'",
+                              fx->owner, code),
                      1);
     json_decref(inv);
 
     /* max_age 0: never expires. */
     struct hs_invite_create forever = {
         .channel_id = fx->general, .actor_id = fx->owner, .max_age = 0, .unique = 1};
-    assert_int_equal(run(fx, hs_invite_create_fn, &forever, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &forever, &err), 0);
     assert_true(json_is_null(json_object_get(forever.invite, "expires_at")));
     json_t *got = NULL;
-    assert_int_equal(hs_invite_get(rdb(fx),
+    assert_int_equal(hs_invite_get(tk_rdb(fx->core),
                                    json_string_value(json_object_get(forever.invite, "code")),
                                    hs_now_ms() + 365ULL * 86400000, 0, &got, &err),
                      0);
@@ -348,16 +251,16 @@ static void expect_create_fails(struct fx *fx, struct hs_invite_create *op, int 
                                 const char *field)
 {
     long long before = invites_in_guild(fx);
-    long long events = count(fx, "SELECT count(*) FROM events");
+    long long events = tk_count(fx->core, "SELECT count(*) FROM events");
     hs_error err;
-    assert_true(run(fx, hs_invite_create_fn, op, &err) < 0);
+    assert_true(tk_run(fx->core, hs_invite_create_fn, op, &err) < 0);
     assert_int_equal(err.reason, reason);
     if (field)
         assert_string_equal(err.field, field);
     json_decref(op->invite);
     op->invite = NULL;
     assert_int_equal(invites_in_guild(fx), before);
-    assert_int_equal(count(fx, "SELECT count(*) FROM events"), events);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM events"), events);
 }
 
 static void test_create_refusals(void **state)
@@ -384,21 +287,22 @@ static void test_create_refusals(void **state)
     uint64_t voice = make_channel(fx, "Voice", HS_CHANNEL_VOICE);
     op = (struct hs_invite_create){.channel_id = voice, .actor_id = fx->member, .unique = 1};
     hs_error err;
-    assert_int_equal(run(fx, hs_invite_create_fn, &op, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &op, &err), 0);
     json_decref(op.invite);
 
     /* Without CREATE_INSTANT_INVITE in @everyone a member may not; the owner still may. */
-    sql(fx, "UPDATE roles SET permissions = %llu WHERE id = %" PRIu64,
-        (unsigned long long)(HS_PERM_DEFAULT_EVERYONE & ~HS_PERM_CREATE_INSTANT_INVITE), fx->guild);
+    tk_sql(fx->core, "UPDATE roles SET permissions = %llu WHERE id = %" PRIu64,
+           (unsigned long long)(HS_PERM_DEFAULT_EVERYONE & ~HS_PERM_CREATE_INSTANT_INVITE),
+           fx->guild);
     op = (struct hs_invite_create){.channel_id = fx->general, .actor_id = fx->member};
     expect_create_fails(fx, &op, HS_R_MISSING_PERMISSIONS, NULL);
     /* ... unless a channel overwrite gives it back to them. */
-    sql(fx,
-        "INSERT INTO overwrites (channel_id, target_id, type, allow, deny) VALUES (%" PRIu64
-        ", %" PRIu64 ", 1, %llu, 0)",
-        fx->general, fx->member, (unsigned long long)HS_PERM_CREATE_INSTANT_INVITE);
+    tk_sql(fx->core,
+           "INSERT INTO overwrites (channel_id, target_id, type, allow, deny) VALUES (%" PRIu64
+           ", %" PRIu64 ", 1, %llu, 0)",
+           fx->general, fx->member, (unsigned long long)HS_PERM_CREATE_INSTANT_INVITE);
     op = (struct hs_invite_create){.channel_id = fx->general, .actor_id = fx->member};
-    assert_int_equal(run(fx, hs_invite_create_fn, &op, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &op, &err), 0);
     json_decref(op.invite);
 }
 
@@ -408,15 +312,16 @@ static void test_unique_false_reuses(void **state)
     hs_error err;
     struct hs_invite_create a = {
         .channel_id = fx->general, .actor_id = fx->owner, .max_age = 600, .max_uses = 3};
-    assert_int_equal(run(fx, hs_invite_create_fn, &a, &err), 0);
-    long long events = count(fx, "SELECT count(*) FROM events");
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &a, &err), 0);
+    long long events = tk_count(fx->core, "SELECT count(*) FROM events");
     struct hs_invite_create b = a;
     b.invite = NULL;
-    assert_int_equal(run(fx, hs_invite_create_fn, &b, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &b, &err), 0);
     assert_int_equal(b.created, 0);
     assert_string_equal(json_string_value(json_object_get(a.invite, "code")),
                         json_string_value(json_object_get(b.invite, "code")));
-    assert_int_equal(count(fx, "SELECT count(*) FROM events"), events); /* nothing recorded */
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM events"),
+                     events); /* nothing recorded */
 
     /* Other settings, another inviter, or unique: a new code each. */
     struct hs_invite_create others[] = {
@@ -435,7 +340,7 @@ static void test_unique_false_reuses(void **state)
          .unique = 1},
     };
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-        assert_int_equal(run(fx, hs_invite_create_fn, &others[i], &err), 0);
+        assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &others[i], &err), 0);
         assert_int_equal(others[i].created, 1);
         assert_string_not_equal(json_string_value(json_object_get(a.invite, "code")),
                                 json_string_value(json_object_get(others[i].invite, "code")));
@@ -444,13 +349,13 @@ static void test_unique_false_reuses(void **state)
     /* A used-up equivalent is not reused. */
     struct hs_invite_create one = {
         .channel_id = fx->general, .actor_id = fx->owner, .max_age = 0, .max_uses = 1};
-    assert_int_equal(run(fx, hs_invite_create_fn, &one, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &one, &err), 0);
     uint64_t joiner = register_user(fx);
     assert_int_equal(
         join(fx, json_string_value(json_object_get(one.invite, "code")), joiner, NULL, &err), 0);
     struct hs_invite_create again = one;
     again.invite = NULL;
-    assert_int_equal(run(fx, hs_invite_create_fn, &again, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &again, &err), 0);
     assert_int_equal(again.created, 1);
     json_decref(one.invite);
     json_decref(again.invite);
@@ -466,39 +371,44 @@ static void test_expiry_and_lists(void **state)
     hs_error err;
     struct hs_invite_create op = {
         .channel_id = fx->general, .actor_id = fx->owner, .max_age = 10, .unique = 1};
-    assert_int_equal(run(fx, hs_invite_create_fn, &op, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &op, &err), 0);
     char *code = hs_xstrdup(json_string_value(json_object_get(op.invite, "code")));
     json_decref(op.invite);
-    long long created = count(fx, "SELECT created_at FROM invites WHERE code = '%s'", code);
+    long long created =
+        tk_count(fx->core, "SELECT created_at FROM invites WHERE code = '%s'", code);
 
     json_t *got = NULL;
-    assert_int_equal(hs_invite_get(rdb(fx), code, (uint64_t)created + 9999, 1, &got, &err), 0);
+    assert_int_equal(hs_invite_get(tk_rdb(fx->core), code, (uint64_t)created + 9999, 1, &got, &err),
+                     0);
     assert_int_equal(json_integer_value(json_object_get(got, "approximate_member_count")), 2);
     assert_int_equal(json_integer_value(json_object_get(got, "approximate_presence_count")), 0);
     json_decref(got);
     got = NULL;
-    assert_int_equal(hs_invite_get(rdb(fx), code, (uint64_t)created + 10000, 0, &got, &err),
-                     HS_ENOTFOUND);
+    assert_int_equal(
+        hs_invite_get(tk_rdb(fx->core), code, (uint64_t)created + 10000, 0, &got, &err),
+        HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_INVITE);
     assert_null(got);
-    assert_int_equal(hs_invite_get(rdb(fx), "nosuchcode", (uint64_t)created, 0, &got, &err),
-                     HS_ENOTFOUND);
-    assert_int_equal(hs_invite_get(rdb(fx), "bad code!", (uint64_t)created, 0, &got, &err),
+    assert_int_equal(
+        hs_invite_get(tk_rdb(fx->core), "nosuchcode", (uint64_t)created, 0, &got, &err),
+        HS_ENOTFOUND);
+    assert_int_equal(hs_invite_get(tk_rdb(fx->core), "bad code!", (uint64_t)created, 0, &got, &err),
                      HS_ENOTFOUND);
 
     /* Lists show it while it lives, not after. */
     json_t *list = NULL;
-    assert_int_equal(
-        hs_invite_list_channel(rdb(fx), fx->general, fx->owner, (uint64_t)created, &list, &err), 0);
+    assert_int_equal(hs_invite_list_channel(tk_rdb(fx->core), fx->general, fx->owner,
+                                            (uint64_t)created, &list, &err),
+                     0);
     int seen = 0;
     for (size_t i = 0; i < json_array_size(list); i++)
         seen +=
             strcmp(json_string_value(json_object_get(json_array_get(list, i), "code")), code) == 0;
     assert_int_equal(seen, 1);
     json_decref(list);
-    assert_int_equal(
-        hs_invite_list_guild(rdb(fx), fx->guild, fx->owner, (uint64_t)created + 10000, &list, &err),
-        0);
+    assert_int_equal(hs_invite_list_guild(tk_rdb(fx->core), fx->guild, fx->owner,
+                                          (uint64_t)created + 10000, &list, &err),
+                     0);
     for (size_t i = 0; i < json_array_size(list); i++)
         assert_string_not_equal(json_string_value(json_object_get(json_array_get(list, i), "code")),
                                 code);
@@ -507,18 +417,20 @@ static void test_expiry_and_lists(void **state)
     /* Who may list. */
     list = NULL;
     assert_int_equal(
-        hs_invite_list_channel(rdb(fx), fx->general, fx->member, hs_now_ms(), &list, &err),
+        hs_invite_list_channel(tk_rdb(fx->core), fx->general, fx->member, hs_now_ms(), &list, &err),
+        HS_EPERM);
+    assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
+    assert_int_equal(hs_invite_list_channel(tk_rdb(fx->core), fx->general, fx->outsider,
+                                            hs_now_ms(), &list, &err),
+                     HS_EPERM);
+    assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
+    assert_int_equal(
+        hs_invite_list_guild(tk_rdb(fx->core), fx->guild, fx->member, hs_now_ms(), &list, &err),
         HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
     assert_int_equal(
-        hs_invite_list_channel(rdb(fx), fx->general, fx->outsider, hs_now_ms(), &list, &err),
-        HS_EPERM);
-    assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
-    assert_int_equal(hs_invite_list_guild(rdb(fx), fx->guild, fx->member, hs_now_ms(), &list, &err),
-                     HS_EPERM);
-    assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
-    assert_int_equal(hs_invite_list_guild(rdb(fx), UNKNOWN_ID, fx->owner, hs_now_ms(), &list, &err),
-                     HS_ENOTFOUND);
+        hs_invite_list_guild(tk_rdb(fx->core), UNKNOWN_ID, fx->owner, hs_now_ms(), &list, &err),
+        HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_GUILD);
     assert_null(list);
     free(code);
@@ -534,42 +446,45 @@ static void test_join_and_exhaust(void **state)
     hs_error err;
     int joined = -1;
     long long members =
-        count(fx, "SELECT count(*) FROM members WHERE guild_id = %" PRIu64, fx->guild);
+        tk_count(fx->core, "SELECT count(*) FROM members WHERE guild_id = %" PRIu64, fx->guild);
 
     struct hs_invite_accept op = {.code = code, .user_id = u1};
-    assert_int_equal(run(fx, hs_invite_accept_fn, &op, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_accept_fn, &op, &err), 0);
     assert_int_equal(op.joined, 1);
     assert_int_equal(json_integer_value(json_object_get(op.invite, "uses")), 1);
-    assert_int_equal(json_id(json_object_get(op.invite, "guild"), "id"), fx->guild);
+    assert_int_equal(tk_json_id(json_object_get(op.invite, "guild"), "id"), fx->guild);
     json_decref(op.invite);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM events WHERE type = 'GUILD_MEMBER_ADD' AND "
-                           "guild_id = %" PRIu64 " AND json_extract(data, '$.user.id') = '%" PRIu64
-                           "' AND json_extract(data, '$.guild_id') = '%" PRIu64 "'",
-                           fx->guild, u1, fx->guild),
+    assert_int_equal(tk_count(fx->core,
+                              "SELECT count(*) FROM events WHERE type = 'GUILD_MEMBER_ADD' AND "
+                              "guild_id = %" PRIu64
+                              " AND json_extract(data, '$.user.id') = '%" PRIu64
+                              "' AND json_extract(data, '$.guild_id') = '%" PRIu64 "'",
+                              fx->guild, u1, fx->guild),
                      1);
 
     /* A member again: no use, no event. */
-    long long events = count(fx, "SELECT count(*) FROM events");
+    long long events = tk_count(fx->core, "SELECT count(*) FROM events");
     assert_int_equal(join(fx, code, u1, &joined, &err), 0);
     assert_int_equal(joined, 0);
-    assert_int_equal(count(fx, "SELECT uses FROM invites WHERE code = '%s'", code), 1);
-    assert_int_equal(count(fx, "SELECT count(*) FROM events"), events);
+    assert_int_equal(tk_count(fx->core, "SELECT uses FROM invites WHERE code = '%s'", code), 1);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM events"), events);
 
     /* The last use deletes it (INVITE_DELETE); then it is unknown. */
     assert_int_equal(join(fx, code, u2, &joined, &err), 0);
     assert_int_equal(joined, 1);
-    assert_int_equal(count(fx, "SELECT count(*) FROM invites WHERE code = '%s'", code), 0);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM events WHERE type = 'INVITE_DELETE' AND "
-                           "channel_id = %" PRIu64 " AND json_extract(data, '$.code') = '%s'",
-                           fx->general, code),
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM invites WHERE code = '%s'", code), 0);
+    assert_int_equal(tk_count(fx->core,
+                              "SELECT count(*) FROM events WHERE type = 'INVITE_DELETE' AND "
+                              "channel_id = %" PRIu64 " AND json_extract(data, '$.code') = '%s'",
+                              fx->general, code),
                      1);
     assert_int_equal(join(fx, code, u3, &joined, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_INVITE);
-    assert_int_equal(count(fx, "SELECT count(*) FROM members WHERE guild_id = %" PRIu64, fx->guild),
-                     members + 2);
-    assert_int_equal(count(fx, "SELECT count(*) FROM members WHERE user_id = %" PRIu64, u3), 0);
+    assert_int_equal(
+        tk_count(fx->core, "SELECT count(*) FROM members WHERE guild_id = %" PRIu64, fx->guild),
+        members + 2);
+    assert_int_equal(
+        tk_count(fx->core, "SELECT count(*) FROM members WHERE user_id = %" PRIu64, u3), 0);
     free(code);
 }
 
@@ -578,17 +493,19 @@ static void test_join_banned(void **state)
     struct fx *fx = *state;
     char *code = make_invite(fx, 0, 0);
     uint64_t u = register_user(fx);
-    sql(fx, "INSERT INTO bans (guild_id, user_id, created_at) VALUES (%" PRIu64 ", %" PRIu64 ", 1)",
-        fx->guild, u);
-    long long events = count(fx, "SELECT count(*) FROM events");
+    tk_sql(fx->core,
+           "INSERT INTO bans (guild_id, user_id, created_at) VALUES (%" PRIu64 ", %" PRIu64 ", 1)",
+           fx->guild, u);
+    long long events = tk_count(fx->core, "SELECT count(*) FROM events");
     hs_error err;
     assert_int_equal(join(fx, code, u, NULL, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_BANNED);
-    assert_int_equal(count(fx, "SELECT count(*) FROM members WHERE user_id = %" PRIu64, u), 0);
-    assert_int_equal(count(fx, "SELECT uses FROM invites WHERE code = '%s'", code), 0);
-    assert_int_equal(count(fx, "SELECT count(*) FROM events"), events);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM members WHERE user_id = %" PRIu64, u),
+                     0);
+    assert_int_equal(tk_count(fx->core, "SELECT uses FROM invites WHERE code = '%s'", code), 0);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM events"), events);
     /* Unbanned, they may. */
-    sql(fx, "DELETE FROM bans WHERE user_id = %" PRIu64, u);
+    tk_sql(fx->core, "DELETE FROM bans WHERE user_id = %" PRIu64, u);
     assert_int_equal(join(fx, code, u, NULL, &err), 0);
     free(code);
 }
@@ -601,48 +518,49 @@ static void test_delete_rights(void **state)
     char *code = make_invite(fx, 0, 0);
     hs_error err;
     struct hs_invite_delete op = {.code = code, .actor_id = fx->member};
-    assert_int_equal(run(fx, hs_invite_delete_fn, &op, &err), HS_EPERM);
+    assert_int_equal(tk_run(fx->core, hs_invite_delete_fn, &op, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
     op = (struct hs_invite_delete){.code = code, .actor_id = fx->outsider};
-    assert_int_equal(run(fx, hs_invite_delete_fn, &op, &err), HS_EPERM);
+    assert_int_equal(tk_run(fx->core, hs_invite_delete_fn, &op, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
-    assert_int_equal(count(fx, "SELECT count(*) FROM invites WHERE code = '%s'", code), 1);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM invites WHERE code = '%s'", code), 1);
 
     /* MANAGE_CHANNELS in the invite's channel is enough, MANAGE_GUILD is not needed ... */
-    sql(fx,
-        "INSERT OR REPLACE INTO overwrites (channel_id, target_id, type, allow, deny) VALUES "
-        "(%" PRIu64 ", %" PRIu64 ", 1, %llu, 0)",
-        fx->general, fx->member, (unsigned long long)HS_PERM_MANAGE_CHANNELS);
+    tk_sql(fx->core,
+           "INSERT OR REPLACE INTO overwrites (channel_id, target_id, type, allow, deny) VALUES "
+           "(%" PRIu64 ", %" PRIu64 ", 1, %llu, 0)",
+           fx->general, fx->member, (unsigned long long)HS_PERM_MANAGE_CHANNELS);
     op = (struct hs_invite_delete){.code = code, .actor_id = fx->member, .reason = "spam"};
-    assert_int_equal(run(fx, hs_invite_delete_fn, &op, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_delete_fn, &op, &err), 0);
     assert_string_equal(json_string_value(json_object_get(op.invite, "code")), code);
     json_decref(op.invite);
-    assert_int_equal(count(fx, "SELECT count(*) FROM invites WHERE code = '%s'", code), 0);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM events WHERE type = 'INVITE_DELETE' AND "
-                           "json_extract(data, '$.code') = '%s' AND json_extract(data, "
-                           "'$.guild_id') = '%" PRIu64 "'",
-                           code, fx->guild),
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM invites WHERE code = '%s'", code), 0);
+    assert_int_equal(tk_count(fx->core,
+                              "SELECT count(*) FROM events WHERE type = 'INVITE_DELETE' AND "
+                              "json_extract(data, '$.code') = '%s' AND json_extract(data, "
+                              "'$.guild_id') = '%" PRIu64 "'",
+                              code, fx->guild),
                      1);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM audit_log WHERE action_type = 42 AND reason = "
-                           "'spam' AND changes LIKE '%%\"old_value\":\"%s\"%%'",
-                           code),
+    assert_int_equal(tk_count(fx->core,
+                              "SELECT count(*) FROM audit_log WHERE action_type = 42 AND reason = "
+                              "'spam' AND changes LIKE '%%\"old_value\":\"%s\"%%'",
+                              code),
                      1);
     op = (struct hs_invite_delete){.code = code, .actor_id = fx->owner};
-    assert_int_equal(run(fx, hs_invite_delete_fn, &op, &err), HS_ENOTFOUND);
+    assert_int_equal(tk_run(fx->core, hs_invite_delete_fn, &op, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_INVITE);
 
     /* ... but it does not reach the guild's list (MANAGE_GUILD) or other channels. */
     json_t *list = NULL;
-    assert_int_equal(hs_invite_list_guild(rdb(fx), fx->guild, fx->member, hs_now_ms(), &list, &err),
-                     HS_EPERM);
+    assert_int_equal(
+        hs_invite_list_guild(tk_rdb(fx->core), fx->guild, fx->member, hs_now_ms(), &list, &err),
+        HS_EPERM);
     uint64_t other = make_channel(fx, "other", HS_CHANNEL_TEXT);
     struct hs_invite_create c = {.channel_id = other, .actor_id = fx->owner, .unique = 1};
-    assert_int_equal(run(fx, hs_invite_create_fn, &c, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_invite_create_fn, &c, &err), 0);
     op = (struct hs_invite_delete){.code = json_string_value(json_object_get(c.invite, "code")),
                                    .actor_id = fx->member};
-    assert_int_equal(run(fx, hs_invite_delete_fn, &op, &err), HS_EPERM);
+    assert_int_equal(tk_run(fx->core, hs_invite_delete_fn, &op, &err), HS_EPERM);
     json_decref(c.invite);
     free(code);
 }
@@ -653,13 +571,13 @@ static uint64_t open_dm(struct fx *fx, uint64_t a, uint64_t b, int *created)
 {
     struct hs_dm_open op = {.actor_id = a, .recipient_id = b};
     hs_error err;
-    if (run(fx, hs_dm_open_fn, &op, &err) != 0)
+    if (tk_run(fx->core, hs_dm_open_fn, &op, &err) != 0)
         fail_msg("open dm: %s", err.msg);
-    uint64_t id = json_id(op.channel, "id");
+    uint64_t id = tk_json_id(op.channel, "id");
     /* The actor sees the other one only. */
     json_t *rec = json_object_get(op.channel, "recipients");
     assert_int_equal(json_array_size(rec), 1);
-    assert_int_equal(json_id(json_array_get(rec, 0), "id"), b);
+    assert_int_equal(tk_json_id(json_array_get(rec, 0), "id"), b);
     assert_int_equal(json_integer_value(json_object_get(op.channel, "type")), HS_CHANNEL_DM);
     assert_null(json_object_get(op.channel, "guild_id"));
     if (created)
@@ -670,10 +588,10 @@ static uint64_t open_dm(struct fx *fx, uint64_t a, uint64_t b, int *created)
 
 static int list_has(struct fx *fx, uint64_t user, uint64_t channel)
 {
-    json_t *list = hs_dm_list(rdb(fx), user);
+    json_t *list = hs_dm_list(tk_rdb(fx->core), user);
     int n = 0;
     for (size_t i = 0; i < json_array_size(list); i++)
-        n += json_id(json_array_get(list, i), "id") == channel;
+        n += tk_json_id(json_array_get(list, i), "id") == channel;
     json_decref(list);
     return n;
 }
@@ -684,16 +602,16 @@ static void test_dm_open(void **state)
     int created = 0;
     uint64_t dm = open_dm(fx, fx->owner, fx->member, &created);
     assert_int_equal(created, 1);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM events WHERE type = 'CHANNEL_CREATE' AND "
-                           "channel_id = %" PRIu64 " AND guild_id IS NULL",
-                           dm),
+    assert_int_equal(tk_count(fx->core,
+                              "SELECT count(*) FROM events WHERE type = 'CHANNEL_CREATE' AND "
+                              "channel_id = %" PRIu64 " AND guild_id IS NULL",
+                              dm),
                      1);
     assert_int_equal(open_dm(fx, fx->owner, fx->member, &created), dm);
     assert_int_equal(created, 0);
     assert_int_equal(open_dm(fx, fx->member, fx->owner, &created), dm);
     assert_int_equal(created, 0);
-    assert_int_equal(count(fx, "SELECT count(*) FROM channels WHERE type = 1"), 1);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM channels WHERE type = 1"), 1);
     assert_int_equal(list_has(fx, fx->owner, dm), 1);
     assert_int_equal(list_has(fx, fx->member, dm), 1);
     assert_int_equal(list_has(fx, fx->outsider, dm), 0);
@@ -701,35 +619,36 @@ static void test_dm_open(void **state)
     /* Only its recipients have access. */
     uint64_t perms = 0;
     hs_error err;
-    assert_int_equal(hs_perm_channel(rdb(fx), dm, fx->member, 0, &perms, &err), 0);
+    assert_int_equal(hs_perm_channel(tk_rdb(fx->core), dm, fx->member, 0, &perms, &err), 0);
     assert_int_equal(perms, HS_PERM_DM);
-    assert_int_equal(hs_perm_channel(rdb(fx), dm, fx->outsider, 0, &perms, &err), HS_EPERM);
+    assert_int_equal(hs_perm_channel(tk_rdb(fx->core), dm, fx->outsider, 0, &perms, &err),
+                     HS_EPERM);
 
     struct hs_dm_open op = {.actor_id = fx->owner, .recipient_id = fx->outsider};
-    assert_int_equal(run(fx, hs_dm_open_fn, &op, &err), HS_EPERM);
+    assert_int_equal(tk_run(fx->core, hs_dm_open_fn, &op, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_CANNOT_DM);
     op = (struct hs_dm_open){.actor_id = fx->owner, .recipient_id = fx->owner};
-    assert_int_equal(run(fx, hs_dm_open_fn, &op, &err), HS_EINVAL);
+    assert_int_equal(tk_run(fx->core, hs_dm_open_fn, &op, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_INVALID_RECIPIENT);
     op = (struct hs_dm_open){.actor_id = fx->owner, .recipient_id = UNKNOWN_ID};
-    assert_int_equal(run(fx, hs_dm_open_fn, &op, &err), HS_ENOTFOUND);
+    assert_int_equal(tk_run(fx->core, hs_dm_open_fn, &op, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_USER);
-    assert_int_equal(count(fx, "SELECT count(*) FROM channels WHERE type = 1"), 1);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM channels WHERE type = 1"), 1);
 
     /* A DM outlives the shared guild: no longer members together, they may still open it. */
-    assert_true(hs_dm_allowed(rdb(fx), fx->owner, fx->member));
-    sql(fx, "DELETE FROM members WHERE user_id = %" PRIu64, fx->member);
-    assert_true(hs_dm_allowed(rdb(fx), fx->member, fx->owner));
+    assert_true(hs_dm_allowed(tk_rdb(fx->core), fx->owner, fx->member));
+    tk_sql(fx->core, "DELETE FROM members WHERE user_id = %" PRIu64, fx->member);
+    assert_true(hs_dm_allowed(tk_rdb(fx->core), fx->member, fx->owner));
     assert_int_equal(open_dm(fx, fx->member, fx->owner, NULL), dm);
-    assert_false(hs_dm_allowed(rdb(fx), fx->member, fx->outsider));
+    assert_false(hs_dm_allowed(tk_rdb(fx->core), fx->member, fx->outsider));
 
     /* Two bots never DM each other, even in a shared guild. */
     uint64_t b1 = register_user(fx), b2 = register_user(fx);
-    sql(fx, "UPDATE users SET bot = 1 WHERE id IN (%" PRIu64 ", %" PRIu64 ")", b1, b2);
+    tk_sql(fx->core, "UPDATE users SET bot = 1 WHERE id IN (%" PRIu64 ", %" PRIu64 ")", b1, b2);
     add_member(fx, b1);
     add_member(fx, b2);
     op = (struct hs_dm_open){.actor_id = b1, .recipient_id = b2};
-    assert_int_equal(run(fx, hs_dm_open_fn, &op, &err), HS_EPERM);
+    assert_int_equal(tk_run(fx->core, hs_dm_open_fn, &op, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_CANNOT_DM);
     /* A bot and a user sharing a guild may. */
     assert_int_not_equal(open_dm(fx, b1, fx->owner, NULL), 0);
@@ -740,7 +659,7 @@ static void post(struct fx *fx, uint64_t channel, uint64_t author, const char *c
     struct hs_msg_create op = {
         .channel_id = channel, .author_id = author, .content = content, .max_chars = 2000};
     hs_error err;
-    if (run(fx, hs_msg_create_fn, &op, &err) != 0)
+    if (tk_run(fx->core, hs_msg_create_fn, &op, &err) != 0)
         fail_msg("post: %s", err.msg);
     json_decref(op.message);
 }
@@ -752,20 +671,20 @@ static void test_dm_close_reopen(void **state)
     post(fx, dm, fx->member, "hello");
     hs_error err;
     struct hs_dm_close op = {.channel_id = dm, .actor_id = fx->owner};
-    assert_int_equal(run(fx, hs_dm_close_fn, &op, &err), 0);
-    assert_int_equal(json_id(op.channel, "id"), dm);
+    assert_int_equal(tk_run(fx->core, hs_dm_close_fn, &op, &err), 0);
+    assert_int_equal(tk_json_id(op.channel, "id"), dm);
     json_decref(op.channel);
     assert_int_equal(list_has(fx, fx->owner, dm), 0);
     assert_int_equal(list_has(fx, fx->member, dm), 1); /* the other side keeps it */
     uint64_t perms = 0;
-    assert_int_equal(hs_perm_channel(rdb(fx), dm, fx->owner, 0, &perms, &err), 0);
+    assert_int_equal(hs_perm_channel(tk_rdb(fx->core), dm, fx->owner, 0, &perms, &err), 0);
 
     /* A newer message shows it again. */
     post(fx, dm, fx->member, "are you there?");
     assert_int_equal(list_has(fx, fx->owner, dm), 1);
     /* Closed again, then opened again. */
     op = (struct hs_dm_close){.channel_id = dm, .actor_id = fx->owner};
-    assert_int_equal(run(fx, hs_dm_close_fn, &op, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_dm_close_fn, &op, &err), 0);
     json_decref(op.channel);
     assert_int_equal(list_has(fx, fx->owner, dm), 0);
     assert_int_equal(open_dm(fx, fx->owner, fx->member, NULL), dm);
@@ -773,10 +692,10 @@ static void test_dm_close_reopen(void **state)
 
     /* Not for others, not for guild channels. */
     op = (struct hs_dm_close){.channel_id = dm, .actor_id = fx->outsider};
-    assert_int_equal(run(fx, hs_dm_close_fn, &op, &err), HS_EPERM);
+    assert_int_equal(tk_run(fx->core, hs_dm_close_fn, &op, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
     op = (struct hs_dm_close){.channel_id = fx->general, .actor_id = fx->owner};
-    assert_int_equal(run(fx, hs_dm_close_fn, &op, &err), HS_EINVAL);
+    assert_int_equal(tk_run(fx->core, hs_dm_close_fn, &op, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_CHANNEL_TYPE);
     json_decref(op.channel);
 }
@@ -788,16 +707,17 @@ static int group_create(struct fx *fx, uint64_t actor, const uint64_t *ids, size
 {
     struct hs_group_dm_create op = {
         .actor_id = actor, .recipients = ids, .nrecipients = n, .name = name};
-    int rc = run(fx, hs_group_dm_create_fn, &op, err);
+    int rc = tk_run(fx->core, hs_group_dm_create_fn, &op, err);
     if (rc == 0 && channel)
-        *channel = json_id(op.channel, "id");
+        *channel = tk_json_id(op.channel, "id");
     json_decref(op.channel);
     return rc;
 }
 
 static long long recipients_of(struct fx *fx, uint64_t channel)
 {
-    return count(fx, "SELECT count(*) FROM recipients WHERE channel_id = %" PRIu64, channel);
+    return tk_count(fx->core, "SELECT count(*) FROM recipients WHERE channel_id = %" PRIu64,
+                    channel);
 }
 
 static void test_group_dm(void **state)
@@ -809,7 +729,7 @@ static void test_group_dm(void **state)
         add_member(fx, users[i]);
     }
     hs_error err;
-    long long channels = count(fx, "SELECT count(*) FROM channels");
+    long long channels = tk_count(fx->core, "SELECT count(*) FROM channels");
     /* Ten others is one too many (the owner counts). */
     assert_int_equal(group_create(fx, fx->owner, users, 10, NULL, NULL, &err), HS_ELIMIT);
     assert_int_equal(err.reason, HS_R_MAX_RECIPIENTS);
@@ -827,7 +747,7 @@ static void test_group_dm(void **state)
     longname[101] = '\0';
     assert_int_equal(group_create(fx, fx->owner, users, 2, longname, NULL, &err), HS_EINVAL);
     assert_string_equal(err.field, "name");
-    assert_int_equal(count(fx, "SELECT count(*) FROM channels"), channels);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM channels"), channels);
 
     /* Nine others, with duplicates and the owner repeated: ten recipients. */
     uint64_t nine[12];
@@ -838,72 +758,74 @@ static void test_group_dm(void **state)
     uint64_t g = 0;
     assert_int_equal(group_create(fx, fx->owner, nine, 12, "The Group", &g, &err), 0);
     assert_int_equal(recipients_of(fx, g), 10);
-    assert_int_equal(count(fx, "SELECT owner_id FROM channels WHERE id = %" PRIu64, g),
+    assert_int_equal(tk_count(fx->core, "SELECT owner_id FROM channels WHERE id = %" PRIu64, g),
                      (long long)fx->owner);
     assert_int_equal(list_has(fx, users[3], g), 1);
 
     /* Full: nobody more. */
     struct hs_dm_recipient r = {.channel_id = g, .actor_id = users[0], .user_id = users[9]};
-    assert_int_equal(run(fx, hs_dm_recipient_add_fn, &r, &err), HS_ELIMIT);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_add_fn, &r, &err), HS_ELIMIT);
     assert_int_equal(err.reason, HS_R_MAX_RECIPIENTS);
     /* Adding someone already there changes nothing, even when full. */
     r = (struct hs_dm_recipient){.channel_id = g, .actor_id = users[0], .user_id = users[1]};
-    assert_int_equal(run(fx, hs_dm_recipient_add_fn, &r, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_add_fn, &r, &err), 0);
     assert_int_equal(r.changed, 0);
 
     /* Removing: not others unless owner; oneself always. */
     r = (struct hs_dm_recipient){.channel_id = g, .actor_id = users[0], .user_id = users[1]};
-    assert_int_equal(run(fx, hs_dm_recipient_remove_fn, &r, &err), HS_EPERM);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_remove_fn, &r, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
     r = (struct hs_dm_recipient){.channel_id = g, .actor_id = users[0], .user_id = users[0]};
-    assert_int_equal(run(fx, hs_dm_recipient_remove_fn, &r, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_remove_fn, &r, &err), 0);
     assert_int_equal(recipients_of(fx, g), 9);
     r = (struct hs_dm_recipient){.channel_id = g, .actor_id = fx->owner, .user_id = users[1]};
-    assert_int_equal(run(fx, hs_dm_recipient_remove_fn, &r, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_remove_fn, &r, &err), 0);
     assert_int_equal(recipients_of(fx, g), 8);
     r = (struct hs_dm_recipient){.channel_id = g, .actor_id = fx->owner, .user_id = users[1]};
-    assert_int_equal(run(fx, hs_dm_recipient_remove_fn, &r, &err), HS_ENOTFOUND);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_remove_fn, &r, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_USER);
     /* The removed one lost access. */
     uint64_t perms;
-    assert_int_equal(hs_perm_channel(rdb(fx), g, users[1], 0, &perms, &err), HS_EPERM);
+    assert_int_equal(hs_perm_channel(tk_rdb(fx->core), g, users[1], 0, &perms, &err), HS_EPERM);
 
     /* Adding: any recipient, someone they may DM, not a bot. */
     r = (struct hs_dm_recipient){.channel_id = g, .actor_id = users[2], .user_id = users[10]};
-    assert_int_equal(run(fx, hs_dm_recipient_add_fn, &r, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_add_fn, &r, &err), 0);
     assert_int_equal(r.changed, 1);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM events WHERE type = 'CHANNEL_RECIPIENT_ADD' AND "
-                           "channel_id = %" PRIu64
-                           " AND json_extract(data, '$.user.id') = '%" PRIu64 "'",
-                           g, users[10]),
-                     1);
+    assert_int_equal(
+        tk_count(fx->core,
+                 "SELECT count(*) FROM events WHERE type = 'CHANNEL_RECIPIENT_ADD' AND "
+                 "channel_id = %" PRIu64 " AND json_extract(data, '$.user.id') = '%" PRIu64 "'",
+                 g, users[10]),
+        1);
     r = (struct hs_dm_recipient){.channel_id = g, .actor_id = users[2], .user_id = fx->outsider};
-    assert_int_equal(run(fx, hs_dm_recipient_add_fn, &r, &err), HS_EPERM);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_add_fn, &r, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_CANNOT_DM);
-    sql(fx, "UPDATE users SET bot = 1 WHERE id = %" PRIu64, users[11]);
+    tk_sql(fx->core, "UPDATE users SET bot = 1 WHERE id = %" PRIu64, users[11]);
     r = (struct hs_dm_recipient){.channel_id = g, .actor_id = users[2], .user_id = users[11]};
-    assert_int_equal(run(fx, hs_dm_recipient_add_fn, &r, &err), HS_EINVAL);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_add_fn, &r, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_INVALID_RECIPIENT);
     r = (struct hs_dm_recipient){.channel_id = g, .actor_id = fx->outsider, .user_id = users[1]};
-    assert_int_equal(run(fx, hs_dm_recipient_add_fn, &r, &err), HS_EPERM);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_add_fn, &r, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
     uint64_t dm = open_dm(fx, fx->owner, users[5], NULL);
     r = (struct hs_dm_recipient){.channel_id = dm, .actor_id = fx->owner, .user_id = users[6]};
-    assert_int_equal(run(fx, hs_dm_recipient_add_fn, &r, &err), HS_EINVAL);
+    assert_int_equal(tk_run(fx->core, hs_dm_recipient_add_fn, &r, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_CHANNEL_TYPE);
 
     /* The owner leaves: the lowest remaining id owns it (CHANNEL_UPDATE). */
     struct hs_dm_close leave = {.channel_id = g, .actor_id = fx->owner};
-    assert_int_equal(run(fx, hs_dm_close_fn, &leave, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_dm_close_fn, &leave, &err), 0);
     json_decref(leave.channel);
     long long heir =
-        count(fx, "SELECT min(user_id) FROM recipients WHERE channel_id = %" PRIu64, g);
-    assert_int_equal(count(fx, "SELECT owner_id FROM channels WHERE id = %" PRIu64, g), heir);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM events WHERE type = 'CHANNEL_UPDATE' AND "
-                           "channel_id = %" PRIu64 " AND json_extract(data, '$.owner_id') = '%lld'",
-                           g, heir),
+        tk_count(fx->core, "SELECT min(user_id) FROM recipients WHERE channel_id = %" PRIu64, g);
+    assert_int_equal(tk_count(fx->core, "SELECT owner_id FROM channels WHERE id = %" PRIu64, g),
+                     heir);
+    assert_int_equal(tk_count(fx->core,
+                              "SELECT count(*) FROM events WHERE type = 'CHANNEL_UPDATE' AND "
+                              "channel_id = %" PRIu64
+                              " AND json_extract(data, '$.owner_id') = '%lld'",
+                              g, heir),
                      1);
     /* Everyone leaves: the group DM is gone. */
     uint64_t left[16];
@@ -911,17 +833,18 @@ static void test_group_dm(void **state)
     sqlite3_stmt *s = NULL;
     char q[128];
     snprintf(q, sizeof(q), "SELECT user_id FROM recipients WHERE channel_id = %" PRIu64, g);
-    assert_int_equal(sqlite3_prepare_v2(hs_db_handle(rdb(fx)), q, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(hs_db_handle(tk_rdb(fx->core)), q, -1, &s, NULL),
+                     SQLITE_OK);
     while (sqlite3_step(s) == SQLITE_ROW && nleft < 16)
         left[nleft++] = (uint64_t)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     for (size_t i = 0; i < nleft; i++) {
         r = (struct hs_dm_recipient){.channel_id = g, .actor_id = left[i], .user_id = left[i]};
-        assert_int_equal(run(fx, hs_dm_recipient_remove_fn, &r, &err), 0);
+        assert_int_equal(tk_run(fx->core, hs_dm_recipient_remove_fn, &r, &err), 0);
     }
-    assert_int_equal(count(fx, "SELECT deleted FROM channels WHERE id = %" PRIu64, g), 1);
+    assert_int_equal(tk_count(fx->core, "SELECT deleted FROM channels WHERE id = %" PRIu64, g), 1);
     struct hs_channel ch;
-    assert_int_equal(hs_channel_get(rdb(fx), g, &ch, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_channel_get(tk_rdb(fx->core), g, &ch, &err), HS_ENOTFOUND);
 }
 
 int main(void)

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 
 #include "hs_accounts.h"
 #include "hs_channels.h"
@@ -25,6 +24,8 @@
 #include "hs_messages.h"
 #include "hs_perm.h"
 #include "hs_util.h"
+
+#include "testkit.h"
 
 /* ---- the scanner ---- */
 
@@ -113,7 +114,7 @@ static void test_scan_dedupes_and_caps(void **state)
 /* ---- resolution, against a core ---- */
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, member, stranger, herald;
@@ -122,82 +123,11 @@ struct fx {
     uint64_t dm;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t id = 0;
-    if (hs_parse_u64(json_string_value(json_object_get(obj, key)), &id) < 0)
-        fail_msg("no id in '%s'", key);
-    return id;
-}
-
-static uint64_t register_user(struct fx *fx, const char *name)
-{
-    char tok[HS_TOKEN_MAX];
-    uint64_t uid = 0;
-    hs_error err;
-    if (hs_account_register(fx->core, name, "a long password", NULL, tok, &uid, &err) != 0)
-        fail_msg("register %s: %s", name, err.msg);
-    return uid;
-}
-
-/* Runs one SQL statement with up to four integer arguments inside a write. */
-struct sql_op {
-    const char *sql;
-    int64_t a[4];
-    int n;
-};
-
-static int sql_fn(hs_txn *txn, void *arg, hs_error *err)
-{
-    struct sql_op *op = arg;
-    sqlite3 *h = hs_db_handle(hs_txn_db(txn));
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(h, op->sql, -1, &s, NULL) != SQLITE_OK)
-        return hs_error_set(err, HS_EIO, "%s", sqlite3_errmsg(h));
-    for (int i = 0; i < op->n; i++)
-        sqlite3_bind_int64(s, i + 1, op->a[i]);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : hs_error_set(err, HS_EIO, "%s", sqlite3_errmsg(h));
-}
-
+/* Runs one SQL statement with its first n of four integer arguments bound, in a write. */
 static void run_sql(struct fx *fx, const char *sql, int n, int64_t a0, int64_t a1, int64_t a2,
                     int64_t a3)
 {
-    struct sql_op op = {sql, {a0, a1, a2, a3}, n};
-    hs_error err;
-    if (hs_writer_run(hs_core_writer(fx->core), sql_fn, &op, &err) != 0)
-        fail_msg("%s: %s", sql, err.msg);
-}
-
-static uint64_t new_guild(struct fx *fx, uint64_t owner, uint64_t *chan)
-{
-    struct hs_guild_create g = {.owner_id = owner, .name = "Mentions"};
-    hs_error err;
-    if (hs_writer_run(hs_core_writer(fx->core), hs_guild_create_fn, &g, &err) != 0)
-        fail_msg("guild: %s", err.msg);
-    uint64_t id = json_id(g.guild, "id");
-    if (chan)
-        *chan = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
-    return id;
+    tk_sql_bind(fx->core, sql, n, (const int64_t[]){a0, a1, a2, a3});
 }
 
 static int setup(void **state)
@@ -205,26 +135,13 @@ static int setup(void **state)
     struct fx *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-mentions-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    hs_config_init(&fx->cfg);
-    hs_error err;
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir);
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-ops", "1", &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-mem-kib", "8", &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        return -1;
-    }
-    fx->owner = register_user(fx, "owner");
-    fx->member = register_user(fx, "member");
-    fx->stranger = register_user(fx, "stranger");
-    fx->herald = register_user(fx, "herald");
-    fx->guild = new_guild(fx, fx->owner, &fx->chan);
-    uint64_t other = new_guild(fx, fx->stranger, NULL);
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "mentions");
+    fx->owner = tk_register(fx->core, "owner");
+    fx->member = tk_register(fx->core, "member");
+    fx->stranger = tk_register(fx->core, "stranger");
+    fx->herald = tk_register(fx->core, "herald");
+    fx->guild = tk_guild(fx->core, fx->owner, "Mentions", &fx->chan);
+    uint64_t other = tk_guild(fx->core, fx->stranger, "Mentions", NULL);
     run_sql(fx, "INSERT INTO members (guild_id, user_id, joined_at) VALUES (?, ?, 1)", 2,
             (int64_t)fx->guild, (int64_t)fx->member, 0, 0);
     run_sql(fx, "INSERT INTO members (guild_id, user_id, joined_at) VALUES (?, ?, 1)", 2,
@@ -262,9 +179,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     return 0;
 }
@@ -273,7 +188,7 @@ static struct hs_channel chan_of(struct fx *fx, uint64_t id)
 {
     struct hs_channel ch;
     hs_error err;
-    if (hs_channel_get(rdb(fx), id, &ch, &err) != 0)
+    if (hs_channel_get(tk_rdb(fx->core), id, &ch, &err) != 0)
         fail_msg("channel: %s", err.msg);
     return ch;
 }
@@ -282,7 +197,7 @@ static uint64_t perms_of(struct fx *fx, uint64_t chan, uint64_t user)
 {
     uint64_t p = 0;
     hs_error err;
-    if (hs_perm_channel(rdb(fx), chan, user, 0, &p, &err) != 0)
+    if (hs_perm_channel(tk_rdb(fx->core), chan, user, 0, &p, &err) != 0)
         fail_msg("perms: %s", err.msg);
     return p;
 }
@@ -292,7 +207,8 @@ static void resolve(struct fx *fx, uint64_t chan, uint64_t author, const char *c
                     struct hs_mention_result *out)
 {
     struct hs_channel ch = chan_of(fx, chan);
-    hs_mentions_resolve(rdb(fx), &ch, perms_of(fx, chan, author), content, am, replied, out);
+    hs_mentions_resolve(tk_rdb(fx->core), &ch, perms_of(fx, chan, author), content, am, replied,
+                        out);
 }
 
 static void test_resolve_users(void **state)
@@ -437,13 +353,13 @@ static void test_stored_with_the_message(void **state)
         .channel_id = fx->chan, .author_id = fx->member, .content = text, .max_chars = 2000};
     hs_error err;
     assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_create_fn, &op, &err), 0);
-    uint64_t id = json_id(op.message, "id");
+    uint64_t id = tk_json_id(op.message, "id");
     json_decref(op.message);
-    json_t *m = hs_msg_json(rdb(fx), fx->chan, id, 0);
+    json_t *m = hs_msg_json(tk_rdb(fx->core), fx->chan, id, 0);
     json_t *mentions = json_object_get(m, "mentions");
     assert_int_equal(json_array_size(mentions), 1);
     json_t *u = json_array_get(mentions, 0);
-    assert_true(json_id(u, "id") == fx->herald);
+    assert_true(tk_json_id(u, "id") == fx->herald);
     json_t *member = json_object_get(u, "member");
     assert_non_null(member);
     assert_null(json_object_get(member, "user"));

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 
 #include "hs_accounts.h"
 #include "hs_channels.h"
@@ -25,6 +24,8 @@
 #include "hs_snowflake.h"
 #include "hs_time.h"
 #include "hs_util.h"
+
+#include "testkit.h"
 
 #define DAY_MS (24ULL * 3600 * 1000)
 
@@ -129,80 +130,17 @@ static void test_emoji_check(void **state)
 /* ---- a core with a guild ---- */
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, member, guild, chan;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static hs_writer *W(struct fx *fx)
-{
-    return hs_core_writer(fx->core);
-}
-
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t id = 0;
-    if (hs_parse_u64(json_string_value(json_object_get(obj, key)), &id) < 0)
-        fail_msg("no id in '%s'", key);
-    return id;
-}
-
-struct sql_op {
-    const char *sql;
-    int64_t a[4];
-    int n;
-};
-
-static int sql_fn(hs_txn *txn, void *arg, hs_error *err)
-{
-    struct sql_op *op = arg;
-    sqlite3 *h = hs_db_handle(hs_txn_db(txn));
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(h, op->sql, -1, &s, NULL) != SQLITE_OK)
-        return hs_error_set(err, HS_EIO, "%s", sqlite3_errmsg(h));
-    for (int i = 0; i < op->n; i++)
-        sqlite3_bind_int64(s, i + 1, op->a[i]);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : hs_error_set(err, HS_EIO, "%s", sqlite3_errmsg(h));
-}
-
+/* Runs one SQL statement with its first n of four integer arguments bound, in a write. */
 static void run_sql(struct fx *fx, const char *sql, int n, int64_t a0, int64_t a1, int64_t a2,
                     int64_t a3)
 {
-    struct sql_op op = {sql, {a0, a1, a2, a3}, n};
-    hs_error err;
-    if (hs_writer_run(W(fx), sql_fn, &op, &err) != 0)
-        fail_msg("%s: %s", sql, err.msg);
-}
-
-static int64_t count_of(struct fx *fx, const char *sql, uint64_t a)
-{
-    sqlite3_stmt *s = NULL;
-    sqlite3 *h = hs_db_handle(rdb(fx));
-    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &s, NULL), SQLITE_OK);
-    sqlite3_bind_int64(s, 1, (int64_t)a);
-    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_finalize(s);
-    return n;
+    tk_sql_bind(fx->core, sql, n, (const int64_t[]){a0, a1, a2, a3});
 }
 
 static int setup(void **state)
@@ -210,30 +148,10 @@ static int setup(void **state)
     struct fx *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-msgrules-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    hs_config_init(&fx->cfg);
-    hs_error err;
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir);
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-ops", "1", &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-mem-kib", "8", &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        return -1;
-    }
-    char tok[HS_TOKEN_MAX];
-    if (hs_account_register(fx->core, "owner", "a long password", NULL, tok, &fx->owner, &err) ||
-        hs_account_register(fx->core, "member", "a long password", NULL, tok, &fx->member, &err))
-        return -1;
-    struct hs_guild_create g = {.owner_id = fx->owner, .name = "Rules"};
-    if (hs_writer_run(W(fx), hs_guild_create_fn, &g, &err) != 0)
-        return -1;
-    fx->guild = json_id(g.guild, "id");
-    fx->chan = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "message-rules");
+    fx->owner = tk_register(fx->core, "owner");
+    fx->member = tk_register(fx->core, "member");
+    fx->guild = tk_guild(fx->core, fx->owner, "Rules", &fx->chan);
     run_sql(fx, "INSERT INTO members (guild_id, user_id, joined_at) VALUES (?, ?, 1)", 2,
             (int64_t)fx->guild, (int64_t)fx->member, 0, 0);
     *state = fx;
@@ -243,9 +161,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     return 0;
 }
@@ -255,12 +171,12 @@ static uint64_t post_full(struct fx *fx, struct hs_msg_create *op, int *rc, hs_e
     if (!op->max_chars)
         op->max_chars = 2000;
     hs_error_clear(err);
-    *rc = hs_writer_run(W(fx), hs_msg_create_fn, op, err);
+    *rc = hs_writer_run(hs_core_writer(fx->core), hs_msg_create_fn, op, err);
     if (*rc < 0) {
         assert_null(op->message);
         return 0;
     }
-    uint64_t id = json_id(op->message, "id");
+    uint64_t id = tk_json_id(op->message, "id");
     json_decref(op->message);
     op->message = NULL;
     return id;
@@ -291,7 +207,7 @@ static int bulk(struct fx *fx, uint64_t actor, const uint64_t *ids, size_t n, si
     struct hs_msg_bulk_delete op = {
         .channel_id = fx->chan, .actor_id = actor, .ids = ids, .nids = n};
     hs_error_clear(err);
-    int rc = hs_writer_run(W(fx), hs_msg_bulk_delete_fn, &op, err);
+    int rc = hs_writer_run(hs_core_writer(fx->core), hs_msg_bulk_delete_fn, &op, err);
     *deleted = op.deleted;
     return rc;
 }
@@ -315,8 +231,8 @@ static void test_bulk_delete_two_week_rule(void **state)
     assert_int_equal(bulk(fx, fx->owner, with_old, 3, &deleted, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_MESSAGE_TOO_OLD);
     /* Nothing was deleted, not even the ids checked before the old one. */
-    assert_int_equal(count_of(fx, "SELECT count(*) FROM messages WHERE channel_id = ?", fx->chan),
-                     3);
+    assert_int_equal(
+        tk_count_u64(fx->core, "SELECT count(*) FROM messages WHERE channel_id = ?", fx->chan), 3);
     /* An unknown id is judged by its own timestamp too. */
     uint64_t unknown_old[] = {fresh, old + 1};
     assert_int_equal(bulk(fx, fx->owner, unknown_old, 2, &deleted, &err), HS_EINVAL);
@@ -325,12 +241,13 @@ static void test_bulk_delete_two_week_rule(void **state)
     uint64_t ok_ids[] = {fresh, young, hs_snowflake_from_unix_ms(now) | 77};
     assert_int_equal(bulk(fx, fx->owner, ok_ids, 3, &deleted, &err), 0);
     assert_int_equal(deleted, 2);
-    assert_int_equal(count_of(fx, "SELECT count(*) FROM messages WHERE channel_id = ?", fx->chan),
-                     1);
+    assert_int_equal(
+        tk_count_u64(fx->core, "SELECT count(*) FROM messages WHERE channel_id = ?", fx->chan), 1);
     /* One audit entry, with the count actually deleted. */
     assert_int_equal(
-        count_of(fx, "SELECT count(*) FROM audit_log WHERE action_type = 73 AND guild_id = ?",
-                 fx->guild),
+        tk_count_u64(fx->core,
+                     "SELECT count(*) FROM audit_log WHERE action_type = 73 AND guild_id = ?",
+                     fx->guild),
         1);
 }
 
@@ -348,7 +265,8 @@ static void test_bulk_delete_needs_manage_messages(void **state)
                        hs_snowflake_from_unix_ms(hs_now_ms()) | 2};
     assert_int_equal(bulk(fx, fx->owner, none, 2, &deleted, &err), 0);
     assert_int_equal(deleted, 0);
-    assert_int_equal(count_of(fx, "SELECT count(*) FROM audit_log WHERE action_type = ?", 73), 0);
+    assert_int_equal(
+        tk_count_u64(fx->core, "SELECT count(*) FROM audit_log WHERE action_type = ?", 73), 0);
 }
 
 /* ---- nonces ---- */
@@ -385,12 +303,14 @@ static void test_nonce_window(void **state)
     uint64_t n2 = post_full(fx, &op, &rc, &err);
     assert_true(n1 == n2);
     /* Without enforce_nonce nothing is remembered. */
-    int64_t rows = count_of(fx, "SELECT count(*) FROM nonces WHERE author_id = ?", fx->member);
+    int64_t rows =
+        tk_count_u64(fx->core, "SELECT count(*) FROM nonces WHERE author_id = ?", fx->member);
     op.enforce_nonce = 0;
     op.nonce = json_string("fresh");
     post_full(fx, &op, &rc, &err);
-    assert_int_equal(count_of(fx, "SELECT count(*) FROM nonces WHERE author_id = ?", fx->member),
-                     rows);
+    assert_int_equal(
+        tk_count_u64(fx->core, "SELECT count(*) FROM nonces WHERE author_id = ?", fx->member),
+        rows);
     json_decref(op.nonce);
     json_decref(i);
     json_decref(s);
@@ -403,7 +323,7 @@ static int pin(struct fx *fx, uint64_t actor, uint64_t msg, int on, hs_error *er
 {
     struct hs_pin op = {.channel_id = fx->chan, .message_id = msg, .actor_id = actor, .pin = on};
     hs_error_clear(err);
-    return hs_writer_run(W(fx), hs_pin_fn, &op, err);
+    return hs_writer_run(hs_core_writer(fx->core), hs_pin_fn, &op, err);
 }
 
 static void test_pins_limit_order_and_paging(void **state)
@@ -421,42 +341,45 @@ static void test_pins_limit_order_and_paging(void **state)
     assert_int_equal(pin(fx, fx->owner, ids[HS_MSG_MAX_PINS], 1, &err), HS_ELIMIT);
     assert_int_equal(err.reason, HS_R_MAX_PINS);
     /* pinned_at is unique per channel even for pins within one millisecond. */
-    assert_int_equal(count_of(fx,
-                              "SELECT count(DISTINCT pinned_at) FROM messages WHERE channel_id = "
-                              "? AND pinned_at IS NOT NULL",
-                              fx->chan),
-                     HS_MSG_MAX_PINS);
+    assert_int_equal(
+        tk_count_u64(fx->core,
+                     "SELECT count(DISTINCT pinned_at) FROM messages WHERE channel_id = "
+                     "? AND pinned_at IS NOT NULL",
+                     fx->chan),
+        HS_MSG_MAX_PINS);
     /* Paging by pinned_at: every pin exactly once, newest first. */
     int more = 1, seen = 0;
     uint64_t before = 0, last_at = UINT64_MAX;
     while (more) {
-        json_t *items = hs_pins_list(rdb(fx), fx->chan, fx->owner, before, 7, &more);
+        json_t *items = hs_pins_list(tk_rdb(fx->core), fx->chan, fx->owner, before, 7, &more);
         size_t i;
         json_t *item;
         json_array_foreach(items, i, item)
         {
-            uint64_t id = json_id(json_object_get(item, "message"), "id");
+            uint64_t id = tk_json_id(json_object_get(item, "message"), "id");
             assert_true(id == ids[HS_MSG_MAX_PINS - 1 - seen]);
             seen++;
         }
         assert_true(json_array_size(items) > 0);
         /* Next page: before the last pinned_at of this one (ms, from the row). */
-        uint64_t at = (uint64_t)count_of(
-            fx, "SELECT pinned_at FROM messages WHERE id = ?",
-            json_id(json_object_get(json_array_get(items, json_array_size(items) - 1), "message"),
-                    "id"));
+        uint64_t at = (uint64_t)tk_count_u64(
+            fx->core, "SELECT pinned_at FROM messages WHERE id = ?",
+            tk_json_id(
+                json_object_get(json_array_get(items, json_array_size(items) - 1), "message"),
+                "id"));
         assert_true(at < last_at);
         last_at = before = at;
         json_decref(items);
     }
     assert_int_equal(seen, HS_MSG_MAX_PINS);
     /* A pin notice for each, none of them pinnable. */
-    assert_int_equal(
-        count_of(fx, "SELECT count(*) FROM messages WHERE type = 6 AND channel_id = ?", fx->chan),
-        HS_MSG_MAX_PINS);
+    assert_int_equal(tk_count_u64(fx->core,
+                                  "SELECT count(*) FROM messages WHERE type = 6 AND channel_id = ?",
+                                  fx->chan),
+                     HS_MSG_MAX_PINS);
     assert_int_equal(pin(fx, fx->owner, ids[0], 0, &err), 0);
-    uint64_t notice = (uint64_t)count_of(
-        fx, "SELECT max(id) FROM messages WHERE type = 6 AND channel_id = ?", fx->chan);
+    uint64_t notice = (uint64_t)tk_count_u64(
+        fx->core, "SELECT max(id) FROM messages WHERE type = 6 AND channel_id = ?", fx->chan);
     assert_int_equal(pin(fx, fx->owner, notice, 1, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_SYSTEM_MESSAGE);
     struct hs_msg_edit edit = {.channel_id = fx->chan,
@@ -464,7 +387,8 @@ static void test_pins_limit_order_and_paging(void **state)
                                .actor_id = fx->owner,
                                .content = "forged",
                                .max_chars = 2000};
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_edit_fn, &edit, &err), HS_EINVAL);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_edit_fn, &edit, &err),
+                     HS_EINVAL);
     assert_int_equal(err.reason, HS_R_SYSTEM_MESSAGE);
 }
 
@@ -480,7 +404,7 @@ static int react(struct fx *fx, uint64_t actor, uint64_t msg, const char *emoji,
                              .emoji = emoji,
                              .op = op_kind};
     hs_error_clear(err);
-    return hs_writer_run(W(fx), hs_reaction_fn, &op, err);
+    return hs_writer_run(hs_core_writer(fx->core), hs_reaction_fn, &op, err);
 }
 
 static const char *reaction_name(json_t *m, size_t i)
@@ -505,7 +429,7 @@ static void test_reactions_order_and_limit(void **state)
     /* The first emoji keeps its place while anyone still reacts with it. */
     assert_int_equal(react(fx, fx->member, msg, emoji[0], HS_REACT_ADD, 0, &err), 0);
     assert_int_equal(react(fx, fx->owner, msg, emoji[0], HS_REACT_REMOVE_OWN, 0, &err), 0);
-    json_t *m = hs_msg_json(rdb(fx), fx->chan, msg, fx->member);
+    json_t *m = hs_msg_json(tk_rdb(fx->core), fx->chan, msg, fx->member);
     assert_string_equal(reaction_name(m, 0), emoji[0]);
     assert_true(
         json_is_true(json_object_get(json_array_get(json_object_get(m, "reactions"), 0), "me")));
@@ -513,7 +437,7 @@ static void test_reactions_order_and_limit(void **state)
     /* Gone entirely and back: it goes to the end. */
     assert_int_equal(react(fx, fx->member, msg, emoji[0], HS_REACT_REMOVE_OWN, 0, &err), 0);
     assert_int_equal(react(fx, fx->member, msg, emoji[0], HS_REACT_ADD, 0, &err), 0);
-    m = hs_msg_json(rdb(fx), fx->chan, msg, 0);
+    m = hs_msg_json(tk_rdb(fx->core), fx->chan, msg, 0);
     assert_string_equal(reaction_name(m, HS_MSG_MAX_REACTIONS - 1), emoji[0]);
     assert_string_equal(reaction_name(m, 0), emoji[1]);
     json_decref(m);
@@ -531,12 +455,14 @@ static void test_reactions_order_and_limit(void **state)
     assert_int_equal(react(fx, fx->owner, msg, "x", HS_REACT_ADD, 0, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_INVALID_EMOJI);
     assert_int_equal(react(fx, fx->owner, msg, NULL, HS_REACT_REMOVE_ALL, 0, &err), 0);
-    assert_int_equal(count_of(fx, "SELECT count(*) FROM reactions WHERE message_id = ?", msg), 0);
+    assert_int_equal(
+        tk_count_u64(fx->core, "SELECT count(*) FROM reactions WHERE message_id = ?", msg), 0);
     /* Reactions go with their message. */
     assert_int_equal(react(fx, fx->owner, msg, emoji[2], HS_REACT_ADD, 0, &err), 0);
     struct hs_msg_delete del = {.channel_id = fx->chan, .message_id = msg, .actor_id = fx->owner};
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_delete_fn, &del, &err), 0);
-    assert_int_equal(count_of(fx, "SELECT count(*) FROM reactions WHERE message_id = ?", msg), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_delete_fn, &del, &err), 0);
+    assert_int_equal(
+        tk_count_u64(fx->core, "SELECT count(*) FROM reactions WHERE message_id = ?", msg), 0);
 }
 
 static void test_reaction_users_paging(void **state)
@@ -548,24 +474,26 @@ static void test_reaction_users_paging(void **state)
     assert_int_equal(react(fx, fx->owner, msg, "\xE2\xAD\x90", HS_REACT_ADD, 0, &err), 0);
     json_t *users = NULL;
     assert_int_equal(
-        hs_reaction_users(rdb(fx), fx->chan, msg, "\xE2\xAD\x90", 0, 100, &users, &err), 0);
+        hs_reaction_users(tk_rdb(fx->core), fx->chan, msg, "\xE2\xAD\x90", 0, 100, &users, &err),
+        0);
     assert_int_equal(json_array_size(users), 2);
-    uint64_t first = json_id(json_array_get(users, 0), "id");
-    uint64_t second = json_id(json_array_get(users, 1), "id");
+    uint64_t first = tk_json_id(json_array_get(users, 0), "id");
+    uint64_t second = tk_json_id(json_array_get(users, 1), "id");
     assert_true(first < second);
     json_decref(users);
-    assert_int_equal(
-        hs_reaction_users(rdb(fx), fx->chan, msg, "\xE2\xAD\x90", first, 100, &users, &err), 0);
+    assert_int_equal(hs_reaction_users(tk_rdb(fx->core), fx->chan, msg, "\xE2\xAD\x90", first, 100,
+                                       &users, &err),
+                     0);
     assert_int_equal(json_array_size(users), 1);
-    assert_true(json_id(json_array_get(users, 0), "id") == second);
+    assert_true(tk_json_id(json_array_get(users, 0), "id") == second);
     json_decref(users);
-    assert_int_equal(
-        hs_reaction_users(rdb(fx), fx->chan, msg, "\xE2\xAD\x90", UINT64_MAX, 100, &users, &err),
-        0);
+    assert_int_equal(hs_reaction_users(tk_rdb(fx->core), fx->chan, msg, "\xE2\xAD\x90", UINT64_MAX,
+                                       100, &users, &err),
+                     0);
     assert_int_equal(json_array_size(users), 0);
     json_decref(users);
     assert_int_equal(
-        hs_reaction_users(rdb(fx), fx->chan, msg + 1, "\xE2\xAD\x90", 0, 10, &users, &err),
+        hs_reaction_users(tk_rdb(fx->core), fx->chan, msg + 1, "\xE2\xAD\x90", 0, 10, &users, &err),
         HS_ENOTFOUND);
 }
 
@@ -582,16 +510,16 @@ static void test_reply_to_deleted_and_missing(void **state)
     hs_error err;
     uint64_t reply = post_full(fx, &op, &rc, &err);
     assert_int_equal(rc, 0);
-    json_t *m = hs_msg_json(rdb(fx), fx->chan, reply, 0);
+    json_t *m = hs_msg_json(tk_rdb(fx->core), fx->chan, reply, 0);
     assert_int_equal(json_integer_value(json_object_get(m, "type")), HS_MSG_REPLY);
-    assert_true(json_id(json_object_get(m, "referenced_message"), "id") == target);
+    assert_true(tk_json_id(json_object_get(m, "referenced_message"), "id") == target);
     json_decref(m);
     struct hs_msg_delete del = {
         .channel_id = fx->chan, .message_id = target, .actor_id = fx->member};
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_delete_fn, &del, &err), 0);
-    m = hs_msg_json(rdb(fx), fx->chan, reply, 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_delete_fn, &del, &err), 0);
+    m = hs_msg_json(tk_rdb(fx->core), fx->chan, reply, 0);
     assert_true(json_is_null(json_object_get(m, "referenced_message")));
-    assert_true(json_id(json_object_get(m, "message_reference"), "message_id") == target);
+    assert_true(tk_json_id(json_object_get(m, "message_reference"), "message_id") == target);
     json_decref(m);
     /* Now the target is missing. */
     post_full(fx, &op, &rc, &err);
@@ -601,7 +529,7 @@ static void test_reply_to_deleted_and_missing(void **state)
     ref.fail_if_not_exists = 0;
     uint64_t plain = post_full(fx, &op, &rc, &err);
     assert_int_equal(rc, 0);
-    m = hs_msg_json(rdb(fx), fx->chan, plain, 0);
+    m = hs_msg_json(tk_rdb(fx->core), fx->chan, plain, 0);
     assert_int_equal(json_integer_value(json_object_get(m, "type")), 0);
     assert_null(json_object_get(m, "message_reference"));
     json_decref(m);
@@ -609,21 +537,24 @@ static void test_reply_to_deleted_and_missing(void **state)
     uint64_t theirs = post(fx, fx->member, "theirs");
     del =
         (struct hs_msg_delete){.channel_id = fx->chan, .message_id = plain, .actor_id = fx->member};
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_delete_fn, &del, &err), HS_EPERM);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_delete_fn, &del, &err),
+                     HS_EPERM);
     del.actor_id = fx->owner;
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_delete_fn, &del, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_delete_fn, &del, &err), 0);
     assert_int_equal(
-        count_of(fx, "SELECT count(*) FROM audit_log WHERE action_type = 72 AND guild_id = ?",
-                 fx->guild),
+        tk_count_u64(fx->core,
+                     "SELECT count(*) FROM audit_log WHERE action_type = 72 AND guild_id = ?",
+                     fx->guild),
         0);
     del = (struct hs_msg_delete){
         .channel_id = fx->chan, .message_id = theirs, .actor_id = fx->owner, .reason = "tidy"};
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_delete_fn, &del, &err), 0);
-    assert_int_equal(count_of(fx,
-                              "SELECT count(*) FROM audit_log WHERE action_type = 72 AND reason = "
-                              "'tidy' AND target_id = ?",
-                              fx->member),
-                     1);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_delete_fn, &del, &err), 0);
+    assert_int_equal(
+        tk_count_u64(fx->core,
+                     "SELECT count(*) FROM audit_log WHERE action_type = 72 AND reason = "
+                     "'tidy' AND target_id = ?",
+                     fx->member),
+        1);
 }
 
 /* History cursors beyond 63 bits are clamped, not bound as negative numbers. */
@@ -632,17 +563,17 @@ static void test_history_cursors_clamped(void **state)
     struct fx *fx = *state;
     uint64_t a = post(fx, fx->owner, "a"), b = post(fx, fx->owner, "b");
     struct hs_history_query q = {.before = UINT64_MAX, .limit = 50};
-    json_t *page = hs_msg_history(rdb(fx), fx->chan, &q, 0);
+    json_t *page = hs_msg_history(tk_rdb(fx->core), fx->chan, &q, 0);
     assert_int_equal(json_array_size(page), 2);
-    assert_true(json_id(json_array_get(page, 0), "id") == b);
+    assert_true(tk_json_id(json_array_get(page, 0), "id") == b);
     json_decref(page);
     q = (struct hs_history_query){.around = UINT64_MAX, .limit = 2};
-    page = hs_msg_history(rdb(fx), fx->chan, &q, 0);
+    page = hs_msg_history(tk_rdb(fx->core), fx->chan, &q, 0);
     assert_int_equal(json_array_size(page), 1);
-    assert_true(json_id(json_array_get(page, 0), "id") == b);
+    assert_true(tk_json_id(json_array_get(page, 0), "id") == b);
     json_decref(page);
     q = (struct hs_history_query){.after = a, .limit = 50};
-    page = hs_msg_history(rdb(fx), fx->chan, &q, 0);
+    page = hs_msg_history(tk_rdb(fx->core), fx->chan, &q, 0);
     assert_int_equal(json_array_size(page), 1);
     json_decref(page);
 }

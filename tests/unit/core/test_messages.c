@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <sodium.h>
 
 #include "hs_accounts.h"
@@ -27,56 +26,17 @@
 #include "hs_time.h"
 #include "hs_util.h"
 
+#include "testkit.h"
+
 #define NMSG 30
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, guild, chan;
     uint64_t ids[NMSG];
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static hs_writer *W(struct fx *fx)
-{
-    return hs_core_writer(fx->core);
-}
-
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t id = 0;
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (!s || hs_parse_u64(s, &id) < 0)
-        fail_msg("no id in '%s'", key);
-    return id;
-}
-
-static uint64_t register_user(struct fx *fx, const char *name)
-{
-    char tok[HS_TOKEN_MAX];
-    uint64_t uid = 0;
-    hs_error err;
-    if (hs_account_register(fx->core, name, "a long password", NULL, tok, &uid, &err) != 0)
-        fail_msg("register %s: %s", name, err.msg);
-    return uid;
-}
 
 /* Posts content as author to chan; returns the new id, or 0 with *rc and err filled. */
 static uint64_t post(struct fx *fx, uint64_t chan, uint64_t author, const char *content, int *rc,
@@ -87,13 +47,13 @@ static uint64_t post(struct fx *fx, uint64_t chan, uint64_t author, const char *
                                .content = content,
                                .max_chars = fx->cfg.message_max_chars};
     hs_error_clear(err);
-    *rc = hs_writer_run(W(fx), hs_msg_create_fn, &op, err);
+    *rc = hs_writer_run(hs_core_writer(fx->core), hs_msg_create_fn, &op, err);
     if (*rc < 0) {
         assert_null(op.message);
         return 0;
     }
     assert_non_null(op.message);
-    uint64_t id = json_id(op.message, "id");
+    uint64_t id = tk_json_id(op.message, "id");
     json_decref(op.message);
     return id;
 }
@@ -110,29 +70,9 @@ static uint64_t must_post(struct fx *fx, uint64_t chan, uint64_t author, const c
 
 static int build(struct fx *fx, int nmsg)
 {
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-messages-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    hs_config_init(&fx->cfg);
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir);
-    hs_error err;
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-ops", "1", &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-mem-kib", "8", &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        return -1;
-    }
-    fx->owner = register_user(fx, "owner");
-    struct hs_guild_create g = {.owner_id = fx->owner, .name = "Test Guild"};
-    if (hs_writer_run(W(fx), hs_guild_create_fn, &g, &err) != 0) {
-        print_error("guild: %s\n", err.msg);
-        return -1;
-    }
-    fx->guild = json_id(g.guild, "id");
-    fx->chan = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "messages");
+    fx->owner = tk_register(fx->core, "owner");
+    fx->guild = tk_guild(fx->core, fx->owner, "Test Guild", &fx->chan);
     for (int i = 0; i < nmsg; i++) {
         char content[16];
         snprintf(content, sizeof(content), "m%d", i + 1);
@@ -146,10 +86,7 @@ static int build(struct fx *fx, int nmsg)
 
 static void destroy(struct fx *fx)
 {
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    if (fx->dir[0])
-        nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
 }
 
@@ -188,7 +125,7 @@ static json_t *history(struct fx *fx, uint64_t before, uint64_t after, uint64_t 
 {
     struct hs_history_query q = {
         .before = before, .after = after, .around = around, .limit = limit};
-    json_t *page = hs_msg_history(rdb(fx), fx->chan, &q, 0);
+    json_t *page = hs_msg_history(tk_rdb(fx->core), fx->chan, &q, 0);
     assert_non_null(page);
     assert_true(json_is_array(page));
     return page;
@@ -211,7 +148,7 @@ static void expect_page(struct fx *fx, json_t *page, const int *want, size_t n)
     int same = json_array_size(page) == n;
     for (size_t i = 0; i < json_array_size(page); i++) {
         json_t *m = json_array_get(page, i);
-        int num = msg_number(fx, json_id(m, "id"));
+        int num = msg_number(fx, tk_json_id(m, "id"));
         gl += (size_t)snprintf(got_s + gl, sizeof(got_s) - gl, "%d ", num);
         if (i < n && num != want[i])
             same = 0;
@@ -342,10 +279,11 @@ static void test_history_other_channels(void **state)
     struct fx *fx = *state;
     /* A channel with no messages, and one that does not exist: empty pages. */
     struct hs_history_query q = {.limit = 50};
-    json_t *page = hs_msg_history(rdb(fx), fx->guild, &q, 0); /* the guild id is no channel */
+    json_t *page =
+        hs_msg_history(tk_rdb(fx->core), fx->guild, &q, 0); /* the guild id is no channel */
     assert_int_equal(json_array_size(page), 0);
     json_decref(page);
-    page = hs_msg_history(rdb(fx), 12345, &q, 0);
+    page = hs_msg_history(tk_rdb(fx->core), 12345, &q, 0);
     assert_int_equal(json_array_size(page), 0);
     json_decref(page);
 }
@@ -355,12 +293,12 @@ static void test_message_object(void **state)
     struct fx *fx = *state;
     json_t *m = NULL;
     hs_error err;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, fx->ids[4], 0, &m, &err), 0);
-    assert_int_equal(json_id(m, "id"), fx->ids[4]);
-    assert_int_equal(json_id(m, "channel_id"), fx->chan);
+    assert_int_equal(hs_msg_get(tk_rdb(fx->core), fx->chan, fx->ids[4], 0, &m, &err), 0);
+    assert_int_equal(tk_json_id(m, "id"), fx->ids[4]);
+    assert_int_equal(tk_json_id(m, "channel_id"), fx->chan);
     assert_string_equal(json_string_value(json_object_get(m, "content")), "m5");
     json_t *author = json_object_get(m, "author");
-    assert_int_equal(json_id(author, "id"), fx->owner);
+    assert_int_equal(tk_json_id(author, "id"), fx->owner);
     assert_string_equal(json_string_value(json_object_get(author, "username")), "owner");
     /* timestamp is the id's time, in Discord's format. */
     char ts[HS_ISO8601_LEN];
@@ -375,15 +313,16 @@ static void test_message_object(void **state)
     /* Not in that channel / unknown. */
     m = (json_t *)1;
     hs_error_clear(&err);
-    assert_int_equal(hs_msg_get(rdb(fx), fx->guild, fx->ids[4], 0, &m, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_msg_get(tk_rdb(fx->core), fx->guild, fx->ids[4], 0, &m, &err),
+                     HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_MESSAGE);
     assert_null(m);
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, fx->ids[4] + 1000000, 0, &m, &err),
+    assert_int_equal(hs_msg_get(tk_rdb(fx->core), fx->chan, fx->ids[4] + 1000000, 0, &m, &err),
                      HS_ENOTFOUND);
 
     /* The channel's last_message_id follows the newest message. */
-    json_t *c = hs_channel_json(rdb(fx), fx->chan);
-    assert_int_equal(json_id(c, "last_message_id"), fx->ids[29]);
+    json_t *c = hs_channel_json(tk_rdb(fx->core), fx->chan);
+    assert_int_equal(tk_json_id(c, "last_message_id"), fx->ids[29]);
     json_decref(c);
 }
 
@@ -393,9 +332,10 @@ static void test_history_around_deleted(void **state)
     struct hs_msg_delete del = {
         .channel_id = fx->chan, .message_id = fx->ids[14], .actor_id = fx->owner};
     hs_error err;
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_delete_fn, &del, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_delete_fn, &del, &err), 0);
     json_t *m = NULL;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, fx->ids[14], 0, &m, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_msg_get(tk_rdb(fx->core), fx->chan, fx->ids[14], 0, &m, &err),
+                     HS_ENOTFOUND);
     /* around the deleted 15th, limit 10: 5 older (10..14), then 5 newer (16..20). */
     const int want[] = {20, 19, 18, 17, 16, 14, 13, 12, 11, 10};
     expect_page(fx, history(fx, 0, 0, fx->ids[14], 10), want, 10);
@@ -404,7 +344,8 @@ static void test_history_around_deleted(void **state)
     expect_range(fx, history(fx, 0, fx->ids[13], 0, 1), 16, 16);
     /* Deleting it again: unknown. */
     hs_error_clear(&err);
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_delete_fn, &del, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_delete_fn, &del, &err),
+                     HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_MESSAGE);
 }
 
@@ -478,7 +419,7 @@ static void test_create_validation(void **state)
     char *max = repeat("\xf0\x9f\x98\x80", 2000);
     uint64_t id = must_post(fx, fx->chan, fx->owner, max);
     json_t *m = NULL;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, id, 0, &m, &err), 0);
+    assert_int_equal(hs_msg_get(tk_rdb(fx->core), fx->chan, id, 0, &m, &err), 0);
     assert_string_equal(json_string_value(json_object_get(m, "content")), max);
     json_decref(m);
     free(max);
@@ -486,17 +427,17 @@ static void test_create_validation(void **state)
     post(fx, 999, fx->owner, "hi", &rc, &err);
     assert_int_equal(rc, HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_CHANNEL);
-    uint64_t stranger = register_user(fx, "stranger");
+    uint64_t stranger = tk_register(fx->core, "stranger");
     post(fx, fx->chan, stranger, "hi", &rc, &err);
     assert_int_equal(rc, HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
     /* Only the valid one was stored, with its one event. */
     struct hs_history_query q = {.limit = 100};
-    json_t *page = hs_msg_history(rdb(fx), fx->chan, &q, 0);
+    json_t *page = hs_msg_history(tk_rdb(fx->core), fx->chan, &q, 0);
     assert_int_equal(json_array_size(page), 1);
     json_decref(page);
     sqlite3_stmt *s =
-        hs_db_stmt(rdb(fx), "SELECT count(*) FROM events WHERE type = 'MESSAGE_CREATE'");
+        hs_db_stmt(tk_rdb(fx->core), "SELECT count(*) FROM events WHERE type = 'MESSAGE_CREATE'");
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(s, 0), 1);
     sqlite3_reset(s);
@@ -513,7 +454,7 @@ static void test_create_nonce(void **state)
                                .max_chars = 2000,
                                .nonce = nonce};
     hs_error err;
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_create_fn, &op, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_create_fn, &op, &err), 0);
     assert_string_equal(json_string_value(json_object_get(op.message, "nonce")), "abc123");
     assert_true(json_is_true(json_object_get(op.message, "tts")));
     json_decref(op.message);
@@ -528,16 +469,16 @@ static uint64_t add_bot_member(struct fx *fx)
 {
     struct hs_app_create app = {.owner_id = fx->owner, .name = "helper"};
     hs_error err;
-    assert_int_equal(hs_writer_run(W(fx), hs_app_create_fn, &app, &err), 0);
-    uint64_t bot = json_id(json_object_get(app.app, "bot"), "id");
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_app_create_fn, &app, &err), 0);
+    uint64_t bot = tk_json_id(json_object_get(app.app, "bot"), "id");
     json_decref(app.app);
     struct hs_bot_authorize auth = {
         .app_id = app.app_id, .actor_id = fx->owner, .guild_id = fx->guild};
-    if (hs_writer_run(W(fx), hs_bot_authorize_fn, &auth, &err) != 0)
+    if (hs_writer_run(hs_core_writer(fx->core), hs_bot_authorize_fn, &auth, &err) != 0)
         fail_msg("authorize: %s", err.msg);
     assert_int_equal(auth.added, 1);
     uint64_t perms = 0;
-    assert_int_equal(hs_perm_guild(rdb(fx), fx->guild, bot, &perms, &err), 0);
+    assert_int_equal(hs_perm_guild(tk_rdb(fx->core), fx->guild, bot, &perms, &err), 0);
     assert_int_equal(perms, HS_PERM_DEFAULT_EVERYONE);
     return bot;
 }
@@ -550,7 +491,7 @@ static int edit(struct fx *fx, uint64_t msg, uint64_t actor, const char *content
                              .content = content,
                              .max_chars = fx->cfg.message_max_chars};
     hs_error_clear(err);
-    int rc = hs_writer_run(W(fx), hs_msg_edit_fn, &op, err);
+    int rc = hs_writer_run(hs_core_writer(fx->core), hs_msg_edit_fn, &op, err);
     if (rc == 0) {
         assert_string_equal(json_string_value(json_object_get(op.message, "content")), content);
         assert_true(json_is_string(json_object_get(op.message, "edited_timestamp")));
@@ -563,7 +504,7 @@ static int delete_msg(struct fx *fx, uint64_t msg, uint64_t actor, hs_error *err
 {
     struct hs_msg_delete op = {.channel_id = fx->chan, .message_id = msg, .actor_id = actor};
     hs_error_clear(err);
-    return hs_writer_run(W(fx), hs_msg_delete_fn, &op, err);
+    return hs_writer_run(hs_core_writer(fx->core), hs_msg_delete_fn, &op, err);
 }
 
 static void test_edit_rules(void **state)
@@ -581,7 +522,7 @@ static void test_edit_rules(void **state)
     assert_int_equal(edit(fx, mine, bot, "hijack", &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_NOT_AUTHOR);
     /* A user who is not a member does not even see the channel. */
-    uint64_t stranger = register_user(fx, "stranger");
+    uint64_t stranger = tk_register(fx->core, "stranger");
     assert_int_equal(edit(fx, mine, stranger, "hijack", &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
     /* Unknown message. */
@@ -594,10 +535,10 @@ static void test_edit_rules(void **state)
     assert_int_equal(edit(fx, theirs, bot, "bot edited", &err), 0);
 
     json_t *m = NULL;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, mine, 0, &m, &err), 0);
+    assert_int_equal(hs_msg_get(tk_rdb(fx->core), fx->chan, mine, 0, &m, &err), 0);
     assert_string_equal(json_string_value(json_object_get(m, "content")), "edited");
     json_decref(m);
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, theirs, 0, &m, &err), 0);
+    assert_int_equal(hs_msg_get(tk_rdb(fx->core), fx->chan, theirs, 0, &m, &err), 0);
     assert_string_equal(json_string_value(json_object_get(m, "content")), "bot edited");
     json_decref(m);
 
@@ -610,7 +551,7 @@ static void test_edit_rules(void **state)
     assert_int_equal(delete_msg(fx, again, bot, &err), 0);
     assert_int_equal(delete_msg(fx, mine, stranger, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, mine, 0, &m, &err), 0);
+    assert_int_equal(hs_msg_get(tk_rdb(fx->core), fx->chan, mine, 0, &m, &err), 0);
     json_decref(m);
 }
 
@@ -619,10 +560,10 @@ static uint64_t create_channel(struct fx *fx, const char *name, int type)
     struct hs_channel_create op = {
         .guild_id = fx->guild, .actor_id = fx->owner, .name = name, .type = type, .position = -1};
     hs_error err;
-    if (hs_writer_run(W(fx), hs_channel_create_fn, &op, &err) != 0)
+    if (hs_writer_run(hs_core_writer(fx->core), hs_channel_create_fn, &op, &err) != 0)
         fail_msg("channel %s: %s", name, err.msg);
     assert_int_equal(json_integer_value(json_object_get(op.channel, "type")), type);
-    uint64_t id = json_id(op.channel, "id");
+    uint64_t id = tk_json_id(op.channel, "id");
     json_decref(op.channel);
     return id;
 }
@@ -643,19 +584,19 @@ static void test_non_text_channels(void **state)
     assert_int_equal(err.reason, HS_R_NON_TEXT_CHANNEL);
     /* Nothing was stored in them. */
     struct hs_history_query q = {.limit = 50};
-    json_t *page = hs_msg_history(rdb(fx), voice, &q, 0);
+    json_t *page = hs_msg_history(tk_rdb(fx->core), voice, &q, 0);
     assert_int_equal(json_array_size(page), 0);
     json_decref(page);
     /* A second text channel takes messages, kept apart from the first's. */
     uint64_t id = must_post(fx, text, fx->owner, "hello");
-    page = hs_msg_history(rdb(fx), text, &q, 0);
+    page = hs_msg_history(tk_rdb(fx->core), text, &q, 0);
     assert_int_equal(json_array_size(page), 1);
     json_decref(page);
-    page = hs_msg_history(rdb(fx), fx->chan, &q, 0);
+    page = hs_msg_history(tk_rdb(fx->core), fx->chan, &q, 0);
     assert_int_equal(json_array_size(page), 0);
     json_decref(page);
     json_t *m = NULL;
-    assert_int_equal(hs_msg_get(rdb(fx), fx->chan, id, 0, &m, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_msg_get(tk_rdb(fx->core), fx->chan, id, 0, &m, &err), HS_ENOTFOUND);
 }
 
 int main(void)

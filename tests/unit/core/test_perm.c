@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <inttypes.h>
 
 #include "hs_accounts.h"
@@ -26,6 +25,8 @@
 #include "hs_perm.h"
 #include "hs_time.h"
 #include "hs_util.h"
+
+#include "testkit.h"
 
 /* ------------------------------------------------------------------ the pure algorithm */
 
@@ -681,97 +682,26 @@ static void test_constants(void **state)
 /* ------------------------------------------------------------------ against a database */
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, alice, bob, carol, guild, text;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
-/* A write that runs one SQL script: sets up rows the modules under test only read. */
-static int exec_fn(hs_txn *txn, void *arg, hs_error *err)
-{
-    return hs_db_exec(hs_txn_db(txn), arg, err);
-}
-
-static void sql(struct fx *fx, const char *fmt, ...)
-{
-    va_list ap;
-    char buf[4096];
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    hs_error err;
-    if (hs_writer_run(hs_core_writer(fx->core), exec_fn, buf, &err) != 0)
-        fail_msg("%s: %s", buf, err.msg);
-}
-
-static uint64_t register_user(struct fx *fx, const char *name)
-{
-    char tok[HS_TOKEN_MAX];
-    uint64_t uid = 0;
-    hs_error err;
-    if (hs_account_register(fx->core, name, "a long password", NULL, tok, &uid, &err) != 0)
-        fail_msg("register %s: %s", name, err.msg);
-    return uid;
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t id = 0;
-    if (hs_parse_u64(json_string_value(json_object_get(obj, key)), &id) < 0)
-        fail_msg("no id in '%s'", key);
-    return id;
-}
-
 static int setup(void **state)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-perm-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    hs_config_init(&fx->cfg);
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir);
-    hs_error err;
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-ops", "1", &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-mem-kib", "8", &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        return -1;
-    }
-    fx->owner = register_user(fx, "owner");
-    fx->alice = register_user(fx, "alice");
-    fx->bob = register_user(fx, "bob");
-    fx->carol = register_user(fx, "carol");
-    struct hs_guild_create g = {.owner_id = fx->owner, .name = "Perm Guild"};
-    if (hs_writer_run(hs_core_writer(fx->core), hs_guild_create_fn, &g, &err) != 0)
-        fail_msg("guild: %s", err.msg);
-    fx->guild = json_id(g.guild, "id");
-    fx->text = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "perm");
+    fx->owner = tk_register(fx->core, "owner");
+    fx->alice = tk_register(fx->core, "alice");
+    fx->bob = tk_register(fx->core, "bob");
+    fx->carol = tk_register(fx->core, "carol");
+    fx->guild = tk_guild(fx->core, fx->owner, "Perm Guild", &fx->text);
     /* alice and bob join; carol stays out. */
-    sql(fx,
-        "INSERT INTO members (guild_id, user_id, joined_at) VALUES (%" PRIu64 ", %" PRIu64
-        ", 1), (%" PRIu64 ", %" PRIu64 ", 1)",
-        fx->guild, fx->alice, fx->guild, fx->bob);
+    tk_sql(fx->core,
+           "INSERT INTO members (guild_id, user_id, joined_at) VALUES (%" PRIu64 ", %" PRIu64
+           ", 1), (%" PRIu64 ", %" PRIu64 ", 1)",
+           fx->guild, fx->alice, fx->guild, fx->bob);
     *state = fx;
     return 0;
 }
@@ -779,9 +709,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     return 0;
 }
@@ -790,22 +718,22 @@ static uint64_t chan_perms(struct fx *fx, uint64_t channel, uint64_t user, int *
 {
     uint64_t p = 0xDEAD;
     hs_error_clear(err);
-    *rc = hs_perm_channel(rdb(fx), channel, user, 0, &p, err);
+    *rc = hs_perm_channel(tk_rdb(fx->core), channel, user, 0, &p, err);
     return p;
 }
 
 /* A role at position pos with perms, given to user (0: nobody). Returns its id. */
 static uint64_t add_role(struct fx *fx, uint64_t id, int pos, uint64_t perms, uint64_t user)
 {
-    sql(fx,
-        "INSERT INTO roles (id, guild_id, name, permissions, position) VALUES (%" PRIu64
-        ", %" PRIu64 ", 'r', %" PRIu64 ", %d)",
-        id, fx->guild, perms, pos);
+    tk_sql(fx->core,
+           "INSERT INTO roles (id, guild_id, name, permissions, position) VALUES (%" PRIu64
+           ", %" PRIu64 ", 'r', %" PRIu64 ", %d)",
+           id, fx->guild, perms, pos);
     if (user)
-        sql(fx,
-            "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (%" PRIu64 ", %" PRIu64
-            ", %" PRIu64 ")",
-            fx->guild, user, id);
+        tk_sql(fx->core,
+               "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (%" PRIu64 ", %" PRIu64
+               ", %" PRIu64 ")",
+               fx->guild, user, id);
     return id;
 }
 
@@ -829,27 +757,27 @@ static void test_db_text_channel_and_overwrites(void **state)
 
     /* A member deny found among many other overwrites: every relevant one is read. */
     for (int i = 0; i < 100; i++)
-        sql(fx, "INSERT INTO overwrites VALUES (%" PRIu64 ", %d, 1, 0, %" PRIu64 ")", fx->text,
-            5000 + i, VIEW);
-    sql(fx, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 1, 0, %" PRIu64 ")", fx->text,
-        fx->alice, VIEW);
+        tk_sql(fx->core, "INSERT INTO overwrites VALUES (%" PRIu64 ", %d, 1, 0, %" PRIu64 ")",
+               fx->text, 5000 + i, VIEW);
+    tk_sql(fx->core, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 1, 0, %" PRIu64 ")",
+           fx->text, fx->alice, VIEW);
     assert_int_equal(chan_perms(fx, fx->text, fx->alice, &rc, &err), 0);
     assert_int_equal(rc, 0);
     assert_true(chan_perms(fx, fx->text, fx->bob, &rc, &err) & VIEW);
     /* A role overwrite (role given to bob) and @everyone's, read from the table. */
     uint64_t r = add_role(fx, 7001, 1, 0, fx->bob);
-    sql(fx, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 0, 0, %" PRIu64 ")", fx->text,
-        fx->guild, SEND);
-    sql(fx, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 0, %" PRIu64 ", 0)", fx->text,
-        r, MM);
+    tk_sql(fx->core, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 0, 0, %" PRIu64 ")",
+           fx->text, fx->guild, SEND);
+    tk_sql(fx->core, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 0, %" PRIu64 ", 0)",
+           fx->text, r, MM);
     p = chan_perms(fx, fx->text, fx->bob, &rc, &err);
     assert_true((p & (VIEW | MM)) == (VIEW | MM));
     assert_false(p & SEND);
     /* Deleted channels are unknown unless asked for. */
-    sql(fx, "UPDATE channels SET deleted = 1 WHERE id = %" PRIu64, fx->text);
+    tk_sql(fx->core, "UPDATE channels SET deleted = 1 WHERE id = %" PRIu64, fx->text);
     chan_perms(fx, fx->text, fx->bob, &rc, &err);
     assert_int_equal(rc, HS_ENOTFOUND);
-    assert_int_equal(hs_perm_channel(rdb(fx), fx->text, fx->bob, 1, &p, &err), 0);
+    assert_int_equal(hs_perm_channel(tk_rdb(fx->core), fx->text, fx->bob, 1, &p, &err), 0);
     assert_true(p & VIEW);
 }
 
@@ -859,14 +787,14 @@ static void test_db_threads(void **state)
     hs_error err;
     int rc;
     /* A public and a private thread of the text channel. */
-    sql(fx,
-        "INSERT INTO channels (id, guild_id, type, name, parent_id) VALUES (8001, %" PRIu64
-        ", 11, 'pub', %" PRIu64 "), (8002, %" PRIu64 ", 12, 'priv', %" PRIu64 ")",
-        fx->guild, fx->text, fx->guild, fx->text);
-    sql(fx,
-        "INSERT INTO thread_members (thread_id, user_id, join_timestamp) VALUES (8002, %" PRIu64
-        ", 1)",
-        fx->alice);
+    tk_sql(fx->core,
+           "INSERT INTO channels (id, guild_id, type, name, parent_id) VALUES (8001, %" PRIu64
+           ", 11, 'pub', %" PRIu64 "), (8002, %" PRIu64 ", 12, 'priv', %" PRIu64 ")",
+           fx->guild, fx->text, fx->guild, fx->text);
+    tk_sql(fx->core,
+           "INSERT INTO thread_members (thread_id, user_id, join_timestamp) VALUES (8002, %" PRIu64
+           ", 1)",
+           fx->alice);
     uint64_t p = chan_perms(fx, 8001, fx->alice, &rc, &err);
     assert_int_equal(rc, 0);
     assert_true((p & (VIEW | SEND | SMIT)) == (VIEW | SEND | SMIT));
@@ -880,22 +808,22 @@ static void test_db_threads(void **state)
     assert_true(chan_perms(fx, 8002, fx->bob, &rc, &err) & VIEW);
     /* Without SEND_MESSAGES_IN_THREADS (an overwrite on the parent) nobody posts in threads,
      * while the parent itself still takes messages. */
-    sql(fx, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 0, 0, %" PRIu64 ")", fx->text,
-        fx->guild, SMIT);
+    tk_sql(fx->core, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 0, 0, %" PRIu64 ")",
+           fx->text, fx->guild, SMIT);
     assert_false(chan_perms(fx, 8001, fx->alice, &rc, &err) & SEND);
     assert_true(chan_perms(fx, fx->text, fx->alice, &rc, &err) & SEND);
     /* The parent's VIEW deny hides both threads. */
-    sql(fx,
-        "UPDATE overwrites SET deny = %" PRIu64 " WHERE channel_id = %" PRIu64
-        " AND target_id = %" PRIu64,
-        VIEW, fx->text, fx->guild);
+    tk_sql(fx->core,
+           "UPDATE overwrites SET deny = %" PRIu64 " WHERE channel_id = %" PRIu64
+           " AND target_id = %" PRIu64,
+           VIEW, fx->text, fx->guild);
     assert_int_equal(chan_perms(fx, 8001, fx->alice, &rc, &err), 0);
     assert_int_equal(chan_perms(fx, 8002, fx->alice, &rc, &err), 0);
     /* A non-member of the guild is refused even if listed as a thread member. */
-    sql(fx,
-        "INSERT INTO thread_members (thread_id, user_id, join_timestamp) VALUES (8002, %" PRIu64
-        ", 1)",
-        fx->carol);
+    tk_sql(fx->core,
+           "INSERT INTO thread_members (thread_id, user_id, join_timestamp) VALUES (8002, %" PRIu64
+           ", 1)",
+           fx->carol);
     chan_perms(fx, 8002, fx->carol, &rc, &err);
     assert_int_equal(rc, HS_EPERM);
 }
@@ -905,11 +833,11 @@ static void test_db_dms(void **state)
     struct fx *fx = *state;
     hs_error err;
     int rc;
-    sql(fx, "INSERT INTO channels (id, type) VALUES (9001, 1), (9002, 3)");
-    sql(fx,
-        "INSERT INTO recipients (channel_id, user_id) VALUES (9001, %" PRIu64 "), (9001, %" PRIu64
-        "), (9002, %" PRIu64 ")",
-        fx->alice, fx->carol, fx->bob);
+    tk_sql(fx->core, "INSERT INTO channels (id, type) VALUES (9001, 1), (9002, 3)");
+    tk_sql(fx->core,
+           "INSERT INTO recipients (channel_id, user_id) VALUES (9001, %" PRIu64
+           "), (9001, %" PRIu64 "), (9002, %" PRIu64 ")",
+           fx->alice, fx->carol, fx->bob);
     assert_int_equal(chan_perms(fx, 9001, fx->alice, &rc, &err), HS_PERM_DM);
     assert_int_equal(chan_perms(fx, 9001, fx->carol, &rc, &err), HS_PERM_DM);
     chan_perms(fx, 9001, fx->bob, &rc, &err);
@@ -929,14 +857,14 @@ static void test_db_timeouts(void **state)
     int rc;
     uint64_t p;
     uint64_t later = hs_now_ms() + 60000, earlier = hs_now_ms() - 60000;
-    sql(fx,
-        "UPDATE members SET communication_disabled_until = %" PRIu64 " WHERE user_id = %" PRIu64,
-        later, fx->alice);
-    sql(fx,
-        "UPDATE members SET communication_disabled_until = %" PRIu64 " WHERE user_id = %" PRIu64,
-        earlier, fx->bob);
+    tk_sql(fx->core,
+           "UPDATE members SET communication_disabled_until = %" PRIu64 " WHERE user_id = %" PRIu64,
+           later, fx->alice);
+    tk_sql(fx->core,
+           "UPDATE members SET communication_disabled_until = %" PRIu64 " WHERE user_id = %" PRIu64,
+           earlier, fx->bob);
     assert_int_equal(chan_perms(fx, fx->text, fx->alice, &rc, &err), VIEW | HIST);
-    assert_int_equal(hs_perm_guild(rdb(fx), fx->guild, fx->alice, &p, &err), 0);
+    assert_int_equal(hs_perm_guild(tk_rdb(fx->core), fx->guild, fx->alice, &p, &err), 0);
     assert_int_equal(p, VIEW | HIST);
     /* An ended timeout is none. */
     assert_true(chan_perms(fx, fx->text, fx->bob, &rc, &err) & SEND);
@@ -944,9 +872,9 @@ static void test_db_timeouts(void **state)
     add_role(fx, 7003, 1, ADMIN, fx->alice);
     assert_int_equal(chan_perms(fx, fx->text, fx->alice, &rc, &err), HS_PERM_ALL);
     /* Guild-level errors. */
-    assert_int_equal(hs_perm_guild(rdb(fx), 12345, fx->alice, &p, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_perm_guild(tk_rdb(fx->core), 12345, fx->alice, &p, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_GUILD);
-    assert_int_equal(hs_perm_guild(rdb(fx), fx->guild, fx->carol, &p, &err), HS_EPERM);
+    assert_int_equal(hs_perm_guild(tk_rdb(fx->core), fx->guild, fx->carol, &p, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
 }
 
@@ -955,7 +883,7 @@ static void test_db_hierarchy(void **state)
     struct fx *fx = *state;
     hs_db *db;
     /* Nobody has roles: nobody outranks anyone but the owner everyone. */
-    db = rdb(fx);
+    db = tk_rdb(fx->core);
     assert_int_equal(hs_perm_top_position(db, fx->guild, fx->alice), 0);
     assert_false(hs_perm_outranks(db, fx->guild, fx->alice, fx->bob));
     assert_true(hs_perm_outranks(db, fx->guild, fx->owner, fx->alice));
@@ -965,7 +893,7 @@ static void test_db_hierarchy(void **state)
     uint64_t low = add_role(fx, 7101, 1, 0, fx->bob);
     uint64_t mid = add_role(fx, 7102, 2, 0, fx->bob);
     uint64_t top = add_role(fx, 7103, 3, 0, fx->alice);
-    db = rdb(fx);
+    db = tk_rdb(fx->core);
     assert_int_equal(hs_perm_top_position(db, fx->guild, fx->alice), 3);
     assert_int_equal(hs_perm_top_position(db, fx->guild, fx->bob), 2);
     assert_true(hs_perm_outranks(db, fx->guild, fx->alice, fx->bob));
@@ -973,11 +901,11 @@ static void test_db_hierarchy(void **state)
     assert_false(hs_perm_outranks(db, fx->guild, fx->alice, fx->alice));
     assert_false(hs_perm_outranks(db, fx->guild, fx->alice, fx->owner));
     /* Equal tops: neither outranks the other. */
-    sql(fx,
-        "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (%" PRIu64 ", %" PRIu64
-        ", %" PRIu64 ")",
-        fx->guild, fx->bob, top);
-    db = rdb(fx);
+    tk_sql(fx->core,
+           "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (%" PRIu64 ", %" PRIu64
+           ", %" PRIu64 ")",
+           fx->guild, fx->bob, top);
+    db = tk_rdb(fx->core);
     assert_false(hs_perm_outranks(db, fx->guild, fx->alice, fx->bob));
     assert_false(hs_perm_outranks(db, fx->guild, fx->bob, fx->alice));
     /* Roles: strictly below one's top; @everyone (0) is below any role. */
@@ -991,8 +919,8 @@ static void test_db_hierarchy(void **state)
     assert_false(hs_perm_outranks_role(db, fx->guild, fx->alice, 4242));
     assert_false(hs_perm_outranks_role(db, fx->guild, fx->owner, 4242));
     /* Someone without roles cannot manage even @everyone. */
-    sql(fx, "DELETE FROM member_roles WHERE user_id = %" PRIu64, fx->alice);
-    assert_false(hs_perm_outranks_role(rdb(fx), fx->guild, fx->alice, fx->guild));
+    tk_sql(fx->core, "DELETE FROM member_roles WHERE user_id = %" PRIu64, fx->alice);
+    assert_false(hs_perm_outranks_role(tk_rdb(fx->core), fx->guild, fx->alice, fx->guild));
 }
 
 int main(void)

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <inttypes.h>
 
 #include "hs_accounts.h"
@@ -23,86 +22,15 @@
 #include "hs_roles.h"
 #include "hs_util.h"
 
+#include "testkit.h"
+
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, mod, member, stranger, guild, text;
     uint64_t mod_role; /* MANAGE_ROLES | KICK, given to mod */
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
-static int exec_fn(hs_txn *txn, void *arg, hs_error *err)
-{
-    return hs_db_exec(hs_txn_db(txn), arg, err);
-}
-
-static void sql(struct fx *fx, const char *fmt, ...)
-{
-    va_list ap;
-    char buf[4096];
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    hs_error err;
-    if (hs_writer_run(hs_core_writer(fx->core), exec_fn, buf, &err) != 0)
-        fail_msg("%s: %s", buf, err.msg);
-}
-
-static int64_t count(struct fx *fx, const char *fmt, ...)
-{
-    va_list ap;
-    char buf[1024];
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(hs_db_handle(rdb(fx)), buf, -1, &s, NULL) != SQLITE_OK)
-        fail_msg("bad SQL %s", buf);
-    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-    sqlite3_finalize(s);
-    return n;
-}
-
-static uint64_t register_user(struct fx *fx, const char *name)
-{
-    char tok[HS_TOKEN_MAX];
-    uint64_t uid = 0;
-    hs_error err;
-    if (hs_account_register(fx->core, name, "a long password", NULL, tok, &uid, &err) != 0)
-        fail_msg("register %s: %s", name, err.msg);
-    return uid;
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t id = 0;
-    if (hs_parse_u64(json_string_value(json_object_get(obj, key)), &id) < 0)
-        fail_msg("no id in '%s'", key);
-    return id;
-}
-
-static int run(struct fx *fx, hs_write_fn fn, void *op, hs_error *err)
-{
-    hs_error_clear(err);
-    return hs_writer_run(hs_core_writer(fx->core), fn, op, err);
-}
 
 /* Creates a role as actor; returns its id (fails the test on error). */
 static uint64_t create(struct fx *fx, uint64_t actor, const char *name, uint64_t perms)
@@ -113,9 +41,9 @@ static uint64_t create(struct fx *fx, uint64_t actor, const char *name, uint64_t
                                 .has_permissions = 1,
                                 .permissions = perms};
     hs_error err;
-    if (run(fx, hs_role_create_fn, &op, &err) != 0)
+    if (tk_run(fx->core, hs_role_create_fn, &op, &err) != 0)
         fail_msg("create %s: %s", name, err.msg);
-    uint64_t id = json_id(op.role, "id");
+    uint64_t id = tk_json_id(op.role, "id");
     json_decref(op.role);
     return id;
 }
@@ -128,24 +56,24 @@ static int create_rc(struct fx *fx, uint64_t actor, const char *name, int has_pe
                                 .name = name,
                                 .has_permissions = has_perms,
                                 .permissions = perms};
-    int rc = run(fx, hs_role_create_fn, &op, err);
+    int rc = tk_run(fx->core, hs_role_create_fn, &op, err);
     json_decref(op.role);
     return rc;
 }
 
 static void give(struct fx *fx, uint64_t user, uint64_t role)
 {
-    sql(fx,
-        "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (%" PRIu64 ", %" PRIu64
-        ", %" PRIu64 ")",
-        fx->guild, user, role);
+    tk_sql(fx->core,
+           "INSERT INTO member_roles (guild_id, user_id, role_id) VALUES (%" PRIu64 ", %" PRIu64
+           ", %" PRIu64 ")",
+           fx->guild, user, role);
 }
 
 static struct hs_role role(struct fx *fx, uint64_t id)
 {
     struct hs_role r;
     hs_error err;
-    if (hs_role_get(rdb(fx), fx->guild, id, &r, &err) != 0)
+    if (hs_role_get(tk_rdb(fx->core), fx->guild, id, &r, &err) != 0)
         fail_msg("role %" PRIu64 ": %s", id, err.msg);
     return r;
 }
@@ -153,47 +81,31 @@ static struct hs_role role(struct fx *fx, uint64_t id)
 /* Fails unless the guild's roles hold positions 0..n-1, @everyone at 0. */
 static void assert_dense(struct fx *fx)
 {
-    int64_t n = count(fx, "SELECT count(*) FROM roles WHERE guild_id = %" PRIu64, fx->guild);
-    assert_int_equal(count(fx,
-                           "SELECT count(DISTINCT position) FROM roles WHERE guild_id = %" PRIu64,
-                           fx->guild),
-                     n);
+    int64_t n =
+        tk_count(fx->core, "SELECT count(*) FROM roles WHERE guild_id = %" PRIu64, fx->guild);
     assert_int_equal(
-        count(fx, "SELECT max(position) FROM roles WHERE guild_id = %" PRIu64, fx->guild), n - 1);
+        tk_count(fx->core, "SELECT count(DISTINCT position) FROM roles WHERE guild_id = %" PRIu64,
+                 fx->guild),
+        n);
+    assert_int_equal(
+        tk_count(fx->core, "SELECT max(position) FROM roles WHERE guild_id = %" PRIu64, fx->guild),
+        n - 1);
     assert_int_equal(role(fx, fx->guild).position, 0);
 }
 
 static int setup(void **state)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-roles-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    hs_config_init(&fx->cfg);
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir);
-    hs_error err;
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-ops", "1", &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-mem-kib", "8", &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        return -1;
-    }
-    fx->owner = register_user(fx, "owner");
-    fx->mod = register_user(fx, "mod");
-    fx->member = register_user(fx, "member");
-    fx->stranger = register_user(fx, "stranger");
-    struct hs_guild_create g = {.owner_id = fx->owner, .name = "Roles Guild"};
-    if (run(fx, hs_guild_create_fn, &g, &err) != 0)
-        fail_msg("guild: %s", err.msg);
-    fx->guild = json_id(g.guild, "id");
-    fx->text = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
-    sql(fx,
-        "INSERT INTO members (guild_id, user_id, joined_at) VALUES (%" PRIu64 ", %" PRIu64
-        ", 1), (%" PRIu64 ", %" PRIu64 ", 1)",
-        fx->guild, fx->mod, fx->guild, fx->member);
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "roles");
+    fx->owner = tk_register(fx->core, "owner");
+    fx->mod = tk_register(fx->core, "mod");
+    fx->member = tk_register(fx->core, "member");
+    fx->stranger = tk_register(fx->core, "stranger");
+    fx->guild = tk_guild(fx->core, fx->owner, "Roles Guild", &fx->text);
+    tk_sql(fx->core,
+           "INSERT INTO members (guild_id, user_id, joined_at) VALUES (%" PRIu64 ", %" PRIu64
+           ", 1), (%" PRIu64 ", %" PRIu64 ", 1)",
+           fx->guild, fx->mod, fx->guild, fx->member);
     fx->mod_role = create(fx, fx->owner, "Mod", HS_PERM_MANAGE_ROLES | HS_PERM_KICK_MEMBERS);
     give(fx, fx->mod, fx->mod_role);
     *state = fx;
@@ -203,17 +115,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     return 0;
 }
 
 static int64_t events(struct fx *fx, const char *type)
 {
-    return count(fx, "SELECT count(*) FROM events WHERE type = '%s' AND guild_id = %" PRIu64, type,
-                 fx->guild);
+    return tk_count(fx->core,
+                    "SELECT count(*) FROM events WHERE type = '%s' AND guild_id = %" PRIu64, type,
+                    fx->guild);
 }
 
 static void test_create(void **state)
@@ -222,31 +133,32 @@ static void test_create(void **state)
     hs_error err;
     int64_t updates = events(fx, "GUILD_ROLE_UPDATE");
     struct hs_role_create op = {.guild_id = fx->guild, .actor_id = fx->owner, .reason = "why"};
-    assert_int_equal(run(fx, hs_role_create_fn, &op, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_role_create_fn, &op, &err), 0);
     assert_string_equal(json_string_value(json_object_get(op.role, "name")), "new role");
     assert_int_equal(json_integer_value(json_object_get(op.role, "position")), 1);
     char perms[24];
     snprintf(perms, sizeof(perms), "%" PRIu64, (uint64_t)HS_PERM_DEFAULT_EVERYONE);
     assert_string_equal(json_string_value(json_object_get(op.role, "permissions")), perms);
     assert_true(json_is_false(json_object_get(op.role, "managed")));
-    uint64_t id = json_id(op.role, "id");
+    uint64_t id = tk_json_id(op.role, "id");
     json_decref(op.role);
     /* The Mod role moved up one, with an update for it. */
     assert_int_equal(role(fx, fx->mod_role).position, 2);
     assert_int_equal(events(fx, "GUILD_ROLE_UPDATE"), updates + 1);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM events WHERE type = 'GUILD_ROLE_CREATE' AND "
-                           "json_extract(data, '$.role.id') = '%" PRIu64 "'",
-                           id),
+    assert_int_equal(tk_count(fx->core,
+                              "SELECT count(*) FROM events WHERE type = 'GUILD_ROLE_CREATE' AND "
+                              "json_extract(data, '$.role.id') = '%" PRIu64 "'",
+                              id),
                      1);
     assert_dense(fx);
     /* The audit entry, with the reason and the new values. */
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM audit_log WHERE action_type = %d AND target_id = "
-                           "%" PRIu64 " AND user_id = %" PRIu64 " AND reason = 'why' AND "
-                           "json_extract(changes, '$[0].new_value') = 'new role'",
-                           HS_AUDIT_ROLE_CREATE, id, fx->owner),
-                     1);
+    assert_int_equal(
+        tk_count(fx->core,
+                 "SELECT count(*) FROM audit_log WHERE action_type = %d AND target_id = "
+                 "%" PRIu64 " AND user_id = %" PRIu64 " AND reason = 'why' AND "
+                 "json_extract(changes, '$[0].new_value') = 'new role'",
+                 HS_AUDIT_ROLE_CREATE, id, fx->owner),
+        1);
     /* Fields. */
     struct hs_role_create op2 = {.guild_id = fx->guild,
                                  .actor_id = fx->owner,
@@ -256,8 +168,8 @@ static void test_create(void **state)
                                  .color = 0xABCDEF,
                                  .hoist = 1,
                                  .mentionable = 1};
-    assert_int_equal(run(fx, hs_role_create_fn, &op2, &err), 0);
-    struct hs_role r = role(fx, json_id(op2.role, "id"));
+    assert_int_equal(tk_run(fx->core, hs_role_create_fn, &op2, &err), 0);
+    struct hs_role r = role(fx, tk_json_id(op2.role, "id"));
     json_decref(op2.role);
     assert_string_equal(r.name, "Fancy");
     assert_int_equal(r.permissions, HS_PERM_KICK_MEMBERS); /* unknown bits dropped */
@@ -272,7 +184,7 @@ static void test_create_validation(void **state)
     struct fx *fx = *state;
     hs_error err;
     char name[512];
-    int64_t n = count(fx, "SELECT count(*) FROM roles");
+    int64_t n = tk_count(fx->core, "SELECT count(*) FROM roles");
     assert_int_equal(create_rc(fx, fx->owner, "", 0, 0, &err), HS_EINVAL);
     assert_int_equal(err.reason, HS_R_FORM);
     assert_string_equal(err.field, "name");
@@ -281,9 +193,9 @@ static void test_create_validation(void **state)
     assert_int_equal(create_rc(fx, fx->owner, name, 0, 0, &err), HS_EINVAL);
     assert_string_equal(err.form_code, "BASE_TYPE_BAD_LENGTH");
     struct hs_role_create op = {.guild_id = fx->guild, .actor_id = fx->owner, .color = 1 << 24};
-    assert_int_equal(run(fx, hs_role_create_fn, &op, &err), HS_EINVAL);
+    assert_int_equal(tk_run(fx->core, hs_role_create_fn, &op, &err), HS_EINVAL);
     assert_string_equal(err.field, "color");
-    assert_int_equal(count(fx, "SELECT count(*) FROM roles"), n);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM roles"), n);
     /* 100 code points of two bytes each is fine. */
     for (int i = 0; i < 100; i++)
         memcpy(name + 2 * i, "\xc3\xa9", 2);
@@ -295,7 +207,7 @@ static void test_create_permissions(void **state)
 {
     struct fx *fx = *state;
     hs_error err;
-    int64_t n = count(fx, "SELECT count(*) FROM roles");
+    int64_t n = tk_count(fx->core, "SELECT count(*) FROM roles");
     assert_int_equal(create_rc(fx, fx->stranger, "x", 0, 0, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
     assert_int_equal(create_rc(fx, fx->member, "x", 0, 0, &err), HS_EPERM);
@@ -304,15 +216,15 @@ static void test_create_permissions(void **state)
     assert_int_equal(create_rc(fx, fx->mod, "x", 1, HS_PERM_ADMINISTRATOR, &err), HS_EPERM);
     assert_int_equal(create_rc(fx, fx->mod, "x", 1, HS_PERM_BAN_MEMBERS, &err), HS_EPERM);
     struct hs_role_create unknown = {.guild_id = 4242, .actor_id = fx->owner, .name = "x"};
-    assert_int_equal(run(fx, hs_role_create_fn, &unknown, &err), HS_ENOTFOUND);
+    assert_int_equal(tk_run(fx->core, hs_role_create_fn, &unknown, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_GUILD);
-    assert_int_equal(count(fx, "SELECT count(*) FROM roles"), n);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM roles"), n);
     assert_int_equal(
         create_rc(fx, fx->mod, "ok", 1, HS_PERM_KICK_MEMBERS | HS_PERM_VIEW_CHANNEL, &err), 0);
     assert_true(role(fx, fx->mod_role).position > 1);
     /* MANAGE_ROLES through @everyone, with no role of one's own: refused. */
-    sql(fx, "UPDATE roles SET permissions = permissions | %" PRIu64 " WHERE id = %" PRIu64,
-        (uint64_t)HS_PERM_MANAGE_ROLES, fx->guild);
+    tk_sql(fx->core, "UPDATE roles SET permissions = permissions | %" PRIu64 " WHERE id = %" PRIu64,
+           (uint64_t)HS_PERM_MANAGE_ROLES, fx->guild);
     assert_int_equal(create_rc(fx, fx->member, "x", 0, 0, &err), HS_EPERM);
     assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
 }
@@ -322,22 +234,25 @@ static void test_create_limit(void **state)
     struct fx *fx = *state;
     hs_error err;
     /* Fill up to 250 (with @everyone and Mod) by rows, keeping positions dense. */
-    int have = (int)count(fx, "SELECT count(*) FROM roles WHERE guild_id = %" PRIu64, fx->guild);
-    sql(fx, "UPDATE roles SET position = %d WHERE id = %" PRIu64, HS_ROLES_MAX - 1, fx->mod_role);
+    int have =
+        (int)tk_count(fx->core, "SELECT count(*) FROM roles WHERE guild_id = %" PRIu64, fx->guild);
+    tk_sql(fx->core, "UPDATE roles SET position = %d WHERE id = %" PRIu64, HS_ROLES_MAX - 1,
+           fx->mod_role);
     for (int i = have; i < HS_ROLES_MAX; i++)
-        sql(fx,
-            "INSERT INTO roles (id, guild_id, name, permissions, position) VALUES (%d, %" PRIu64
-            ", 'filler', 0, %d)",
-            100000 + i, fx->guild, i - have + 1);
-    assert_int_equal(count(fx, "SELECT count(*) FROM roles WHERE guild_id = %" PRIu64, fx->guild),
-                     HS_ROLES_MAX);
+        tk_sql(fx->core,
+               "INSERT INTO roles (id, guild_id, name, permissions, position) VALUES (%d, %" PRIu64
+               ", 'filler', 0, %d)",
+               100000 + i, fx->guild, i - have + 1);
+    assert_int_equal(
+        tk_count(fx->core, "SELECT count(*) FROM roles WHERE guild_id = %" PRIu64, fx->guild),
+        HS_ROLES_MAX);
     assert_dense(fx);
     assert_int_equal(create_rc(fx, fx->owner, "one more", 0, 0, &err), HS_ELIMIT);
     assert_int_equal(err.reason, HS_R_MAX_ROLES);
     /* One deleted, one created. */
     struct hs_role_delete del = {
         .guild_id = fx->guild, .actor_id = fx->owner, .role_id = 100000 + have};
-    assert_int_equal(run(fx, hs_role_delete_fn, &del, &err), 0);
+    assert_int_equal(tk_run(fx->core, hs_role_delete_fn, &del, &err), 0);
     assert_int_equal(create_rc(fx, fx->owner, "fits", 0, 0, &err), 0);
     assert_dense(fx);
 }
@@ -348,12 +263,12 @@ static int move(struct fx *fx, uint64_t actor, const uint64_t *ids, const int *p
 {
     struct hs_role_move op = {
         .guild_id = fx->guild, .actor_id = actor, .ids = ids, .positions = pos, .n = n};
-    int rc = run(fx, hs_role_move_fn, &op, err);
+    int rc = tk_run(fx->core, hs_role_move_fn, &op, err);
     if (rc == 0) {
         assert_true(json_is_array(op.roles));
         assert_int_equal(
             json_array_size(op.roles),
-            count(fx, "SELECT count(*) FROM roles WHERE guild_id = %" PRIu64, fx->guild));
+            tk_count(fx->core, "SELECT count(*) FROM roles WHERE guild_id = %" PRIu64, fx->guild));
     }
     json_decref(op.roles);
     return rc;
@@ -362,7 +277,7 @@ static int move(struct fx *fx, uint64_t actor, const uint64_t *ids, const int *p
 static int edit(struct fx *fx, struct hs_role_edit *op, hs_error *err)
 {
     op->guild_id = fx->guild;
-    int rc = run(fx, hs_role_edit_fn, op, err);
+    int rc = tk_run(fx->core, hs_role_edit_fn, op, err);
     json_decref(op->role);
     op->role = NULL;
     return rc;
@@ -373,8 +288,8 @@ static void test_edit(void **state)
     struct fx *fx = *state;
     hs_error err;
     uint64_t low = create(fx, fx->owner, "Low", HS_PERM_BAN_MEMBERS); /* mod lacks BAN */
-    int64_t audits =
-        count(fx, "SELECT count(*) FROM audit_log WHERE action_type = %d", HS_AUDIT_ROLE_UPDATE);
+    int64_t audits = tk_count(fx->core, "SELECT count(*) FROM audit_log WHERE action_type = %d",
+                              HS_AUDIT_ROLE_UPDATE);
     struct hs_role_edit op = {.actor_id = fx->owner,
                               .role_id = low,
                               .set = HS_ROLE_SET_NAME | HS_ROLE_SET_COLOR | HS_ROLE_SET_HOIST,
@@ -387,17 +302,18 @@ static void test_edit(void **state)
     assert_int_equal(r.color, 5);
     assert_true(r.hoist && !r.mentionable);
     assert_int_equal(r.permissions, HS_PERM_BAN_MEMBERS);
-    assert_int_equal(count(fx,
-                           "SELECT json_array_length(changes) FROM audit_log WHERE action_type = "
-                           "%d ORDER BY id DESC LIMIT 1",
-                           HS_AUDIT_ROLE_UPDATE),
-                     3);
+    assert_int_equal(
+        tk_count(fx->core,
+                 "SELECT json_array_length(changes) FROM audit_log WHERE action_type = "
+                 "%d ORDER BY id DESC LIMIT 1",
+                 HS_AUDIT_ROLE_UPDATE),
+        3);
     /* The same values again: an update event, no audit entry. */
     audits += 1;
     assert_int_equal(edit(fx, &op, &err), 0);
-    assert_int_equal(
-        count(fx, "SELECT count(*) FROM audit_log WHERE action_type = %d", HS_AUDIT_ROLE_UPDATE),
-        audits);
+    assert_int_equal(tk_count(fx->core, "SELECT count(*) FROM audit_log WHERE action_type = %d",
+                              HS_AUDIT_ROLE_UPDATE),
+                     audits);
 
     /* The moderator: below its role, keeps BAN it lacks, may not add ADMINISTRATOR. */
     struct hs_role_edit m = {.actor_id = fx->mod,
@@ -451,38 +367,43 @@ static void test_delete(void **state)
     uint64_t a = create(fx, fx->owner, "A", 0);
     uint64_t b = create(fx, fx->owner, "B", 0); /* B=1, A=2, Mod=3 */
     give(fx, fx->member, a);
-    sql(fx, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 0, 0, 1024)", fx->text, a);
+    tk_sql(fx->core, "INSERT INTO overwrites VALUES (%" PRIu64 ", %" PRIu64 ", 0, 0, 1024)",
+           fx->text, a);
     int64_t chan_updates = events(fx, "CHANNEL_UPDATE");
     struct hs_role_delete op = {
         .guild_id = fx->guild, .actor_id = fx->mod, .role_id = a, .reason = "gone"};
-    assert_int_equal(run(fx, hs_role_delete_fn, &op, &err), 0);
-    assert_int_equal(hs_role_get(rdb(fx), fx->guild, a, &(struct hs_role){0}, &err), HS_ENOTFOUND);
-    assert_int_equal(count(fx, "SELECT count(*) FROM member_roles WHERE role_id = %" PRIu64, a), 0);
-    assert_int_equal(count(fx, "SELECT count(*) FROM overwrites WHERE target_id = %" PRIu64, a), 0);
+    assert_int_equal(tk_run(fx->core, hs_role_delete_fn, &op, &err), 0);
+    assert_int_equal(hs_role_get(tk_rdb(fx->core), fx->guild, a, &(struct hs_role){0}, &err),
+                     HS_ENOTFOUND);
+    assert_int_equal(
+        tk_count(fx->core, "SELECT count(*) FROM member_roles WHERE role_id = %" PRIu64, a), 0);
+    assert_int_equal(
+        tk_count(fx->core, "SELECT count(*) FROM overwrites WHERE target_id = %" PRIu64, a), 0);
     assert_int_equal(events(fx, "CHANNEL_UPDATE"), chan_updates + 1);
     assert_int_equal(events(fx, "GUILD_ROLE_DELETE"), 1);
     assert_int_equal(role(fx, b).position, 1);
     assert_int_equal(role(fx, fx->mod_role).position, 2);
     assert_dense(fx);
-    assert_int_equal(count(fx,
-                           "SELECT count(*) FROM audit_log WHERE action_type = %d AND target_id = "
-                           "%" PRIu64 " AND reason = 'gone'",
-                           HS_AUDIT_ROLE_DELETE, a),
-                     1);
+    assert_int_equal(
+        tk_count(fx->core,
+                 "SELECT count(*) FROM audit_log WHERE action_type = %d AND target_id = "
+                 "%" PRIu64 " AND reason = 'gone'",
+                 HS_AUDIT_ROLE_DELETE, a),
+        1);
     /* Again: unknown. */
-    assert_int_equal(run(fx, hs_role_delete_fn, &op, &err), HS_ENOTFOUND);
+    assert_int_equal(tk_run(fx->core, hs_role_delete_fn, &op, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_ROLE);
     /* @everyone, a managed role, the moderator's own role, without MANAGE_ROLES. */
-    sql(fx,
-        "INSERT INTO roles (id, guild_id, name, permissions, position, managed, bot_id) VALUES "
-        "(555, %" PRIu64 ", 'bot', 0, 1, 1, %" PRIu64 ")",
-        fx->guild, fx->member);
+    tk_sql(fx->core,
+           "INSERT INTO roles (id, guild_id, name, permissions, position, managed, bot_id) VALUES "
+           "(555, %" PRIu64 ", 'bot', 0, 1, 1, %" PRIu64 ")",
+           fx->guild, fx->member);
     uint64_t refused[][2] = {
         {fx->owner, fx->guild}, {fx->owner, 555}, {fx->mod, fx->mod_role}, {fx->member, b}};
     for (size_t i = 0; i < HS_ARRAY_LEN(refused); i++) {
         struct hs_role_delete d = {
             .guild_id = fx->guild, .actor_id = refused[i][0], .role_id = refused[i][1]};
-        assert_int_equal(run(fx, hs_role_delete_fn, &d, &err), HS_EPERM);
+        assert_int_equal(tk_run(fx->core, hs_role_delete_fn, &d, &err), HS_EPERM);
         assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
     }
     assert_int_equal(events(fx, "GUILD_ROLE_DELETE"), 1);
@@ -515,13 +436,15 @@ static void test_move(void **state)
     assert_int_equal(role(fx, c).position, 3);
     assert_dense(fx);
     /* Audit entries only for listed roles that moved (not for those shifted aside). */
-    const char *moves = "SELECT count(*) FROM audit_log WHERE action_type = %d AND "
-                        "json_extract(changes, '$[0].key') = 'position'";
-    int64_t logged = count(fx, moves, HS_AUDIT_ROLE_UPDATE);
+#define MOVES                                                                                      \
+    "SELECT count(*) FROM audit_log WHERE action_type = %d AND "                                   \
+    "json_extract(changes, '$[0].key') = 'position'"
+    int64_t logged = tk_count(fx->core, MOVES, HS_AUDIT_ROLE_UPDATE);
     assert_int_equal(move(fx, fx->owner, (uint64_t[]){b}, (int[]){2}, 1, &err), 0);
-    assert_int_equal(count(fx, moves, HS_AUDIT_ROLE_UPDATE), logged);
+    assert_int_equal(tk_count(fx->core, MOVES, HS_AUDIT_ROLE_UPDATE), logged);
     assert_int_equal(move(fx, fx->owner, (uint64_t[]){b}, (int[]){1}, 1, &err), 0);
-    assert_int_equal(count(fx, moves, HS_AUDIT_ROLE_UPDATE), logged + 1);
+    assert_int_equal(tk_count(fx->core, MOVES, HS_AUDIT_ROLE_UPDATE), logged + 1);
+#undef MOVES
     assert_int_equal(role(fx, fx->mod_role).position, 2);
     /* @everyone at 0 is accepted and stays; elsewhere refused. */
     assert_int_equal(move(fx, fx->owner, (uint64_t[]){fx->guild}, (int[]){0}, 1, &err), 0);
@@ -568,7 +491,7 @@ static void test_lists_and_json(void **state)
 {
     struct fx *fx = *state;
     create(fx, fx->owner, "Second", 0);
-    json_t *list = hs_role_list(rdb(fx), fx->guild);
+    json_t *list = hs_role_list(tk_rdb(fx->core), fx->guild);
     assert_int_equal(json_array_size(list), 3);
     for (size_t i = 0; i < json_array_size(list); i++)
         assert_int_equal(json_integer_value(json_object_get(json_array_get(list, i), "position")),
@@ -577,12 +500,12 @@ static void test_lists_and_json(void **state)
     assert_string_equal(json_string_value(json_object_get(everyone, "name")), "@everyone");
     assert_null(json_object_get(everyone, "tags"));
     json_decref(list);
-    assert_int_equal(hs_role_count(rdb(fx), fx->guild), 3);
-    assert_null(hs_role_json(rdb(fx), 4242));
+    assert_int_equal(hs_role_count(tk_rdb(fx->core), fx->guild), 3);
+    assert_null(hs_role_json(tk_rdb(fx->core), 4242));
     /* A role of another guild is unknown here. */
     hs_error err;
     struct hs_role r;
-    assert_int_equal(hs_role_get(rdb(fx), 4242, fx->mod_role, &r, &err), HS_ENOTFOUND);
+    assert_int_equal(hs_role_get(tk_rdb(fx->core), 4242, fx->mod_role, &r, &err), HS_ENOTFOUND);
     assert_int_equal(err.reason, HS_R_UNKNOWN_ROLE);
 }
 

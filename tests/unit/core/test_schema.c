@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,29 +19,19 @@
 #include "hs_error.h"
 #include "hs_store.h"
 
+#include "testkit.h"
+
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     char db[128];
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static int setup(void **state)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-schema-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
+    tk_tempdir(fx->dir, "schema");
     snprintf(fx->db, sizeof(fx->db), "%s/hearth.db", fx->dir);
     *state = fx;
     return 0;
@@ -51,7 +40,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_rmtree(fx->dir);
     free(fx);
     return 0;
 }

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 
@@ -26,6 +25,8 @@
 #include "hs_search.h"
 #include "hs_snowflake.h"
 #include "hs_util.h"
+
+#include "testkit.h"
 
 /* ---------------------------------------------------------------- the parser */
 
@@ -155,79 +156,30 @@ static void test_parse_errors(void **state)
 /* ---------------------------------------------------------------- a core to search */
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     hs_config cfg;
     hs_core *core;
     uint64_t owner, member, bot, stranger, guild, chan;
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static hs_writer *W(struct fx *fx)
-{
-    return hs_core_writer(fx->core);
-}
-
-static hs_db *rdb(struct fx *fx)
-{
-    hs_error err;
-    hs_db *db = hs_core_read_db(fx->core, &err);
-    if (!db)
-        fail_msg("no read connection: %s", err.msg);
-    return db;
-}
-
-static int sql_fn(hs_txn *txn, void *arg, hs_error *err)
-{
-    return hs_db_exec(hs_txn_db(txn), arg, err);
-}
-
-/* Runs SQL through the writer, as one write. */
-static void sql(struct fx *fx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sql(struct fx *fx, const char *fmt, ...)
-{
-    va_list ap;
-    hs_buf b = HS_BUF_INIT;
-    hs_error err;
-    va_start(ap, fmt);
-    hs_buf_vaddf(&b, fmt, ap);
-    va_end(ap);
-    if (hs_writer_run(W(fx), sql_fn, b.data, &err) != 0)
-        fail_msg("%s: %s", b.data, err.msg);
-    hs_buf_release(&b);
-}
-
-static uint64_t json_id(json_t *obj, const char *key)
-{
-    uint64_t id = 0;
-    const char *s = json_string_value(json_object_get(obj, key));
-    if (!s || hs_parse_u64(s, &id) < 0)
-        fail_msg("no id in '%s'", key);
-    return id;
-}
 
 static uint64_t next_user = 1000;
 
 static uint64_t add_user(struct fx *fx, const char *name, int bot)
 {
     uint64_t id = hs_snowflake_next(hs_core_ids(fx->core));
-    sql(fx, "INSERT INTO users (id, username, bot, created_at) VALUES (%" PRIu64 ", '%s', %d, 0)",
-        id, name, bot);
+    tk_sql(fx->core,
+           "INSERT INTO users (id, username, bot, created_at) VALUES (%" PRIu64 ", '%s', %d, 0)",
+           id, name, bot);
     next_user++;
     return id;
 }
 
 static void add_member(struct fx *fx, uint64_t user)
 {
-    sql(fx,
-        "INSERT INTO members (guild_id, user_id, joined_at) VALUES (%" PRIu64 ", %" PRIu64 ", 0)",
-        fx->guild, user);
+    tk_sql(fx->core,
+           "INSERT INTO members (guild_id, user_id, joined_at) VALUES (%" PRIu64 ", %" PRIu64
+           ", 0)",
+           fx->guild, user);
 }
 
 static uint64_t post(struct fx *fx, uint64_t chan, uint64_t author, const char *content)
@@ -237,9 +189,9 @@ static uint64_t post(struct fx *fx, uint64_t chan, uint64_t author, const char *
                                .content = content,
                                .max_chars = fx->cfg.message_max_chars};
     hs_error err;
-    if (hs_writer_run(W(fx), hs_msg_create_fn, &op, &err) != 0)
+    if (hs_writer_run(hs_core_writer(fx->core), hs_msg_create_fn, &op, &err) != 0)
         fail_msg("post '%s': %s", content, err.msg);
-    uint64_t id = json_id(op.message, "id");
+    uint64_t id = tk_json_id(op.message, "id");
     json_decref(op.message);
     return id;
 }
@@ -253,37 +205,19 @@ static uint64_t add_channel(struct fx *fx, uint64_t guild, int type, const char 
         snprintf(g, sizeof(g), "%" PRIu64, guild);
     if (parent)
         snprintf(p, sizeof(p), "%" PRIu64, parent);
-    sql(fx,
-        "INSERT INTO channels (id, guild_id, type, name, parent_id) VALUES (%" PRIu64
-        ", %s, %d, '%s', %s)",
-        id, g, type, name, p);
+    tk_sql(fx->core,
+           "INSERT INTO channels (id, guild_id, type, name, parent_id) VALUES (%" PRIu64
+           ", %s, %d, '%s', %s)",
+           id, g, type, name, p);
     return id;
 }
 
 static int setup(void **state)
 {
     struct fx *fx = calloc(1, sizeof(*fx));
-    hs_error err;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-search-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    hs_config_init(&fx->cfg);
-    char data[128];
-    snprintf(data, sizeof(data), "%s/data", fx->dir);
-    if (hs_config_set(&fx->cfg, "data-dir", data, &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-ops", "1", &err) < 0 ||
-        hs_config_set(&fx->cfg, "argon2-mem-kib", "8", &err) < 0 ||
-        hs_core_open(&fx->core, &fx->cfg, &err) < 0) {
-        print_error("setup: %s\n", err.msg);
-        return -1;
-    }
+    fx->core = tk_core_open(fx->dir, &fx->cfg, "search");
     fx->owner = add_user(fx, "owner", 0);
-    struct hs_guild_create g = {.owner_id = fx->owner, .name = "Search Guild"};
-    if (hs_writer_run(W(fx), hs_guild_create_fn, &g, &err) != 0)
-        fail_msg("guild: %s", err.msg);
-    fx->guild = json_id(g.guild, "id");
-    fx->chan = json_id(g.guild, "system_channel_id");
-    json_decref(g.guild);
+    fx->guild = tk_guild(fx->core, fx->owner, "Search Guild", &fx->chan);
     fx->member = add_user(fx, "member", 0);
     fx->bot = add_user(fx, "robot", 1);
     fx->stranger = add_user(fx, "stranger", 0);
@@ -297,9 +231,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    hs_core_close(fx->core);
-    hs_config_release(&fx->cfg);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     hs_search_set_small_limit(4096);
     return 0;
@@ -311,7 +243,7 @@ static char *match_of(struct fx *fx, struct hs_search_query *q, uint64_t guild, 
 {
     char *m = NULL;
     hs_error err;
-    if (hs_search_match(rdb(fx), guild, chan, q, &m, &err) != 0)
+    if (hs_search_match(tk_rdb(fx->core), guild, chan, q, &m, &err) != 0)
         fail_msg("match: %s", err.msg);
     return m;
 }
@@ -356,7 +288,7 @@ static void expect_content_error(struct fx *fx, const char *content, const char 
 {
     hs_error err;
     hs_error_clear(&err);
-    if (hs_search_check_content(rdb(fx), content, &err) != HS_EINVAL)
+    if (hs_search_check_content(tk_rdb(fx->core), content, &err) != HS_EINVAL)
         fail_msg("'%.40s' accepted", content);
     assert_int_equal(err.reason, HS_R_FORM);
     assert_string_equal(err.field, "content");
@@ -375,24 +307,24 @@ static void test_content_limits(void **state)
     big[HS_SEARCH_CONTENT_MAX + 1] = '\0';
     expect_content_error(fx, big, "BASE_TYPE_MAX_LENGTH");
     big[HS_SEARCH_CONTENT_MAX] = '\0';
-    assert_int_equal(hs_search_check_content(rdb(fx), big, &err), 0);
+    assert_int_equal(hs_search_check_content(tk_rdb(fx->core), big, &err), 0);
     /* 1024 two-byte characters are 1024 characters. */
     char *wide = malloc(2 * HS_SEARCH_CONTENT_MAX + 1);
     for (int i = 0; i < HS_SEARCH_CONTENT_MAX; i++)
         memcpy(wide + 2 * i, "\xc3\xa9", 2);
     wide[2 * HS_SEARCH_CONTENT_MAX] = '\0';
-    assert_int_equal(hs_search_check_content(rdb(fx), wide, &err), 0);
+    assert_int_equal(hs_search_check_content(tk_rdb(fx->core), wide, &err), 0);
     free(wide);
     free(big);
     hs_buf many = HS_BUF_INIT;
     for (int i = 0; i < HS_SEARCH_MAX_TERMS; i++)
         hs_buf_addf(&many, "w%d ", i);
-    assert_int_equal(hs_search_check_content(rdb(fx), many.data, &err), 0);
+    assert_int_equal(hs_search_check_content(tk_rdb(fx->core), many.data, &err), 0);
     hs_buf_adds(&many, "one-more");
     expect_content_error(fx, many.data, "BASE_TYPE_MAX_LENGTH");
     hs_buf_release(&many);
-    assert_int_equal(hs_search_check_content(rdb(fx), NULL, &err), 0);
-    assert_int_equal(hs_search_check_content(rdb(fx), "", &err), 0);
+    assert_int_equal(hs_search_check_content(tk_rdb(fx->core), NULL, &err), 0);
+    assert_int_equal(hs_search_check_content(tk_rdb(fx->core), "", &err), 0);
 }
 
 static void test_match_filters(void **state)
@@ -474,7 +406,7 @@ static void test_highlight(void **state)
         {"keep me", NULL, "keep me"},
     };
     for (size_t i = 0; i < HS_ARRAY_LEN(cases); i++) {
-        char *h = hs_search_highlight(rdb(fx), cases[i].content, cases[i].query);
+        char *h = hs_search_highlight(tk_rdb(fx->core), cases[i].content, cases[i].query);
         if (strcmp(h, cases[i].want) != 0)
             fail_msg("highlight '%s' / '%s': got '%s'", cases[i].content,
                      cases[i].query ? cases[i].query : "", h);
@@ -490,7 +422,7 @@ static json_t *search_as(struct fx *fx, uint64_t user, uint64_t guild, uint64_t 
 {
     json_t *r = NULL;
     hs_error err;
-    if (hs_search_run(rdb(fx), user, guild, chan, q, &r, &err) != 0)
+    if (hs_search_run(tk_rdb(fx->core), user, guild, chan, q, &r, &err) != 0)
         fail_msg("search: %s", err.msg);
     return r;
 }
@@ -504,7 +436,7 @@ static size_t hits(json_t *r, uint64_t *ids, size_t max, int64_t *total)
         json_t *m = json_array_get(json_array_get(msgs, i), 0);
         assert_true(json_is_true(json_object_get(m, "hit")));
         assert_non_null(json_object_get(m, "highlight"));
-        ids[i] = json_id(m, "id");
+        ids[i] = tk_json_id(m, "id");
     }
     *total = json_integer_value(json_object_get(r, "total_results"));
     return n;
@@ -566,7 +498,7 @@ static void test_index_follows_writes(void **state)
                             .content = "delta epsilon",
                             .max_chars = 2000};
     hs_error err;
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_edit_fn, &e, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_edit_fn, &e, &err), 0);
     json_decref(e.message);
     EXPECT(fx, fx->owner, q, 1, b);
     query_free(q);
@@ -577,12 +509,12 @@ static void test_index_follows_writes(void **state)
     EXPECT(fx, fx->owner, q, 1, a);
     /* A delete: gone at once. */
     struct hs_msg_delete d = {.channel_id = fx->chan, .message_id = a, .actor_id = fx->owner};
-    assert_int_equal(hs_writer_run(W(fx), hs_msg_delete_fn, &d, &err), 0);
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_msg_delete_fn, &d, &err), 0);
     EXPECT_NONE(fx, fx->owner, q);
     query_free(q);
     /* The index and the side table agree with the messages table. */
     sqlite3_stmt *s;
-    sqlite3 *h = hs_db_handle(rdb(fx));
+    sqlite3 *h = hs_db_handle(tk_rdb(fx->core));
     assert_int_equal(sqlite3_prepare_v2(h,
                                         "SELECT (SELECT count(*) FROM messages), (SELECT count(*) "
                                         "FROM message_search), (SELECT count(*) FROM message_fts "
@@ -596,7 +528,7 @@ static void test_index_follows_writes(void **state)
     assert_int_equal(sqlite3_column_int(s, 1), 1);
     assert_int_equal(sqlite3_column_int(s, 2), 1);
     sqlite3_finalize(s);
-    sql(fx, "INSERT INTO message_fts (message_fts, rank) VALUES ('integrity-check', 0)");
+    tk_sql(fx->core, "INSERT INTO message_fts (message_fts, rank) VALUES ('integrity-check', 0)");
 }
 
 static void test_filters_on_crafted_rows(void **state)
@@ -612,19 +544,19 @@ static void test_filters_on_crafted_rows(void **state)
     uint64_t pin = post(fx, fx->chan, fx->owner, "report pinned one");
     uint64_t bot = post(fx, fx->chan, fx->bot, "report from a bot");
     /* What the messages helpers will write: attachments, embeds, mentions, pins. */
-    sql(fx,
-        "UPDATE messages SET attachments = '[{\"id\":\"1\",\"filename\":\"a.png\","
-        "\"content_type\":\"image/png\"}]' WHERE id = %" PRIu64 ";"
-        "UPDATE messages SET attachments = '[{\"filename\":\"b.mp4\",\"content_type\":"
-        "\"video/mp4\"}, {\"filename\":\"c.txt\"}]' WHERE id = %" PRIu64 ";"
-        "UPDATE messages SET attachments = '[{\"filename\":\"d.ogg\",\"content_type\":"
-        "\"audio/ogg\"}]' WHERE id = %" PRIu64 ";"
-        "UPDATE messages SET embeds = '[{\"type\":\"rich\",\"title\":\"t\"}]' WHERE id = "
-        "%" PRIu64 ";"
-        "UPDATE messages SET mentions = '[\"%" PRIu64 "\", %" PRIu64 "]', mention_everyone = 1 "
-        "WHERE id = %" PRIu64 ";"
-        "UPDATE messages SET pinned_at = 1 WHERE id = %" PRIu64 ";",
-        img, vid, snd, emb, fx->member, fx->bot, men, pin);
+    tk_sql(fx->core,
+           "UPDATE messages SET attachments = '[{\"id\":\"1\",\"filename\":\"a.png\","
+           "\"content_type\":\"image/png\"}]' WHERE id = %" PRIu64 ";"
+           "UPDATE messages SET attachments = '[{\"filename\":\"b.mp4\",\"content_type\":"
+           "\"video/mp4\"}, {\"filename\":\"c.txt\"}]' WHERE id = %" PRIu64 ";"
+           "UPDATE messages SET attachments = '[{\"filename\":\"d.ogg\",\"content_type\":"
+           "\"audio/ogg\"}]' WHERE id = %" PRIu64 ";"
+           "UPDATE messages SET embeds = '[{\"type\":\"rich\",\"title\":\"t\"}]' WHERE id = "
+           "%" PRIu64 ";"
+           "UPDATE messages SET mentions = '[\"%" PRIu64 "\", %" PRIu64 "]', mention_everyone = 1 "
+           "WHERE id = %" PRIu64 ";"
+           "UPDATE messages SET pinned_at = 1 WHERE id = %" PRIu64 ";",
+           img, vid, snd, emb, fx->member, fx->bot, men, pin);
     struct hs_search_query *q = query("report");
     EXPECT(fx, fx->owner, q, 9, bot, pin, men, emb, snd, vid, img, link, plain);
     struct {
@@ -683,11 +615,11 @@ static void test_filters_on_crafted_rows(void **state)
     q->channel_ids[0] = fx->chan + 1;
     EXPECT_NONE(fx, fx->owner, q);
     /* Unpinning takes the token away; a row with garbage JSON still saves and indexes. */
-    sql(fx,
-        "UPDATE messages SET pinned_at = NULL WHERE id = %" PRIu64 ";"
-        "UPDATE messages SET attachments = 'not json', embeds = '{\"a\":1}', mentions = '7' "
-        "WHERE id = %" PRIu64,
-        pin, img);
+    tk_sql(fx->core,
+           "UPDATE messages SET pinned_at = NULL WHERE id = %" PRIu64 ";"
+           "UPDATE messages SET attachments = 'not json', embeds = '{\"a\":1}', mentions = '7' "
+           "WHERE id = %" PRIu64,
+           pin, img);
     query_free(q);
     q = query("report");
     q->pinned = 1;
@@ -697,11 +629,11 @@ static void test_filters_on_crafted_rows(void **state)
     EXPECT(fx, fx->owner, q, 2, snd, vid);
     query_free(q);
     /* Deleting crafted rows hands FTS5 the very tokens it indexed. */
-    sql(fx, "DELETE FROM messages WHERE channel_id = %" PRIu64, fx->chan);
+    tk_sql(fx->core, "DELETE FROM messages WHERE channel_id = %" PRIu64, fx->chan);
     q = query(NULL);
     EXPECT_NONE(fx, fx->owner, q);
     query_free(q);
-    sql(fx, "INSERT INTO message_fts (message_fts, rank) VALUES ('integrity-check', 0)");
+    tk_sql(fx->core, "INSERT INTO message_fts (message_fts, rank) VALUES ('integrity-check', 0)");
 }
 
 static void test_order_and_paging(void **state)
@@ -770,9 +702,9 @@ static void test_permissions(void **state)
     /* A second guild where member and the stranger are not members. */
     struct hs_guild_create g2 = {.owner_id = fx->stranger, .name = "Other"};
     hs_error err;
-    assert_int_equal(hs_writer_run(W(fx), hs_guild_create_fn, &g2, &err), 0);
-    uint64_t other_guild = json_id(g2.guild, "id"),
-             other_chan = json_id(g2.guild, "system_channel_id");
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_guild_create_fn, &g2, &err), 0);
+    uint64_t other_guild = tk_json_id(g2.guild, "id"),
+             other_chan = tk_json_id(g2.guild, "system_channel_id");
     json_decref(g2.guild);
 
     uint64_t secret = add_channel(fx, fx->guild, 0, "secret", 0);
@@ -782,15 +714,16 @@ static void test_permissions(void **state)
     uint64_t dm = add_channel(fx, 0, 1, "", 0);
     uint64_t gone = add_channel(fx, fx->guild, 0, "gone", 0);
     /* @everyone may not view #secret; may view #nohist without its history. */
-    sql(fx,
-        "INSERT INTO overwrites (channel_id, target_id, type, allow, deny) VALUES (%" PRIu64
-        ", %" PRIu64 ", 0, 0, %" PRIu64 "), (%" PRIu64 ", %" PRIu64 ", 0, 0, %" PRIu64 ");"
-        "INSERT INTO recipients (channel_id, user_id) VALUES (%" PRIu64 ", %" PRIu64 "), (%" PRIu64
-        ", %" PRIu64 ");"
-        "INSERT INTO thread_members (thread_id, user_id, join_timestamp) VALUES (%" PRIu64
-        ", %" PRIu64 ", 5)",
-        secret, fx->guild, (uint64_t)HS_PERM_VIEW_CHANNEL, nohist, fx->guild,
-        (uint64_t)HS_PERM_READ_MESSAGE_HISTORY, dm, fx->owner, dm, fx->stranger, priv, fx->owner);
+    tk_sql(fx->core,
+           "INSERT INTO overwrites (channel_id, target_id, type, allow, deny) VALUES (%" PRIu64
+           ", %" PRIu64 ", 0, 0, %" PRIu64 "), (%" PRIu64 ", %" PRIu64 ", 0, 0, %" PRIu64 ");"
+           "INSERT INTO recipients (channel_id, user_id) VALUES (%" PRIu64 ", %" PRIu64
+           "), (%" PRIu64 ", %" PRIu64 ");"
+           "INSERT INTO thread_members (thread_id, user_id, join_timestamp) VALUES (%" PRIu64
+           ", %" PRIu64 ", 5)",
+           secret, fx->guild, (uint64_t)HS_PERM_VIEW_CHANNEL, nohist, fx->guild,
+           (uint64_t)HS_PERM_READ_MESSAGE_HISTORY, dm, fx->owner, dm, fx->stranger, priv,
+           fx->owner);
 
     uint64_t in_general = post(fx, fx->chan, fx->owner, "needle general");
     uint64_t in_secret = post(fx, secret, fx->owner, "needle secret");
@@ -800,7 +733,7 @@ static void test_permissions(void **state)
     uint64_t in_dm = post(fx, dm, fx->owner, "needle dm");
     uint64_t in_other = post(fx, other_chan, fx->stranger, "needle other guild");
     uint64_t in_gone = post(fx, gone, fx->owner, "needle gone");
-    sql(fx, "UPDATE channels SET deleted = 1 WHERE id = %" PRIu64, gone);
+    tk_sql(fx->core, "UPDATE channels SET deleted = 1 WHERE id = %" PRIu64, gone);
 
     struct hs_search_query *q = query("needle");
     for (int path = 0; path < 2; path++) {
@@ -831,34 +764,40 @@ static void test_permissions(void **state)
         EXPECT_NONE(fx, fx->member, q);
         q->n_channels = 0;
         /* Once the member left (or was banned: the members row goes), nothing at all. */
-        sql(fx, "DELETE FROM members WHERE user_id = %" PRIu64, fx->member);
+        tk_sql(fx->core, "DELETE FROM members WHERE user_id = %" PRIu64, fx->member);
         json_t *out = NULL;
-        assert_int_equal(hs_search_run(rdb(fx), fx->member, fx->guild, 0, q, &out, &err), HS_EPERM);
+        assert_int_equal(hs_search_run(tk_rdb(fx->core), fx->member, fx->guild, 0, q, &out, &err),
+                         HS_EPERM);
         assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
         assert_null(out);
         add_member(fx, fx->member);
         /* The stranger is in neither the guild nor... */
-        assert_int_equal(hs_search_run(rdb(fx), fx->stranger, fx->guild, 0, q, &out, &err),
+        assert_int_equal(hs_search_run(tk_rdb(fx->core), fx->stranger, fx->guild, 0, q, &out, &err),
                          HS_EPERM);
-        assert_int_equal(hs_search_run(rdb(fx), fx->owner, fx->guild + 12345, 0, q, &out, &err),
-                         HS_ENOTFOUND);
+        assert_int_equal(
+            hs_search_run(tk_rdb(fx->core), fx->owner, fx->guild + 12345, 0, q, &out, &err),
+            HS_ENOTFOUND);
         assert_int_equal(err.reason, HS_R_UNKNOWN_GUILD);
         /* ... it searches its own guild, where the owner of the first cannot. */
         expect_hits(fx, fx->stranger, other_guild, 0, q, 1, &in_other, 1);
-        assert_int_equal(hs_search_run(rdb(fx), fx->owner, other_guild, 0, q, &out, &err),
+        assert_int_equal(hs_search_run(tk_rdb(fx->core), fx->owner, other_guild, 0, q, &out, &err),
                          HS_EPERM);
         /* ... and it is in the DM, which only its recipients search. */
         expect_hits(fx, fx->stranger, 0, dm, q, 1, &in_dm, 1);
         expect_hits(fx, fx->owner, 0, dm, q, 1, &in_dm, 1);
-        assert_int_equal(hs_search_run(rdb(fx), fx->member, 0, dm, q, &out, &err), HS_EPERM);
+        assert_int_equal(hs_search_run(tk_rdb(fx->core), fx->member, 0, dm, q, &out, &err),
+                         HS_EPERM);
         assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
         /* Channel search of a guild channel: that channel only, with its rights. */
         expect_hits(fx, fx->member, 0, fx->chan, q, 1, &in_general, 1);
-        assert_int_equal(hs_search_run(rdb(fx), fx->member, 0, nohist, q, &out, &err), HS_EPERM);
+        assert_int_equal(hs_search_run(tk_rdb(fx->core), fx->member, 0, nohist, q, &out, &err),
+                         HS_EPERM);
         assert_int_equal(err.reason, HS_R_MISSING_PERMISSIONS);
-        assert_int_equal(hs_search_run(rdb(fx), fx->member, 0, secret, q, &out, &err), HS_EPERM);
+        assert_int_equal(hs_search_run(tk_rdb(fx->core), fx->member, 0, secret, q, &out, &err),
+                         HS_EPERM);
         assert_int_equal(err.reason, HS_R_MISSING_ACCESS);
-        assert_int_equal(hs_search_run(rdb(fx), fx->member, 0, gone, q, &out, &err), HS_ENOTFOUND);
+        assert_int_equal(hs_search_run(tk_rdb(fx->core), fx->member, 0, gone, q, &out, &err),
+                         HS_ENOTFOUND);
     }
     (void)in_gone;
     query_free(q);
@@ -897,7 +836,7 @@ static void test_resolve(void **state)
         struct hs_search_query *q = query(NULL);
         hs_error err;
         assert_int_equal(hs_search_parse(cases[i].box, &box, &err), 0);
-        assert_int_equal(hs_search_resolve(rdb(fx), fx->guild, &box, q, &err), 0);
+        assert_int_equal(hs_search_resolve(tk_rdb(fx->core), fx->guild, &box, q, &err), 0);
         expect_hits(fx, fx->owner, fx->guild, 0, q, cases[i].total, cases[i].want,
                     (size_t)cases[i].total);
         hs_search_box_release(&box);
@@ -910,7 +849,7 @@ static void test_resolve(void **state)
     char text[128];
     snprintf(text, sizeof(text), "from:<@%" PRIu64 "> in:<#%" PRIu64 "> side", fx->owner, side);
     assert_int_equal(hs_search_parse(text, &box, &err), 0);
-    assert_int_equal(hs_search_resolve(rdb(fx), fx->guild, &box, q, &err), 0);
+    assert_int_equal(hs_search_resolve(tk_rdb(fx->core), fx->guild, &box, q, &err), 0);
     assert_string_equal(q->content, "findme side");
     assert_true(q->n_authors == 1 && q->author_ids[0] == fx->owner);
     assert_true(q->n_channels == 1 && q->channel_ids[0] == side);

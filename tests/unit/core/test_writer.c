@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +27,8 @@
 #include "hs_store.h"
 #include "hs_time.h"
 #include "hs_writer.h"
+
+#include "testkit.h"
 
 /* ---- what the subscriber and the completions saw ---- */
 
@@ -44,7 +45,7 @@ struct seen_event {
 };
 
 struct fx {
-    char dir[64];
+    char dir[TK_DIR_MAX];
     char path[128];
     hs_store *st;
     hs_bus *bus;
@@ -76,14 +77,6 @@ struct wr {
     int done;
     uint64_t now_ms, id;
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static int count_key(struct fx *fx, const char *key)
 {
@@ -277,11 +270,7 @@ static int setup_batch(void **state, int max_batch)
     struct fx *fx = calloc(1, sizeof(*fx));
     if (!fx)
         return -1;
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/hearth-test-writer-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
+    tk_tempdir(fx->dir, "writer");
     snprintf(fx->path, sizeof(fx->path), "%s/hearth.db", fx->dir);
     hs_error err;
     if (hs_store_open(&fx->st, fx->path, &err) < 0) {
@@ -321,7 +310,7 @@ static int teardown(void **state)
     hs_store_close(fx->st);
     pthread_cond_destroy(&fx->cond);
     pthread_mutex_destroy(&fx->lock);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tk_rmtree(fx->dir);
     free(fx);
     return 0;
 }
