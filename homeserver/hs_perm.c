@@ -214,6 +214,18 @@ out:
     return rc;
 }
 
+int hs_perm_timed_out(hs_db *db, uint64_t guild_id, uint64_t user_id)
+{
+    sqlite3_stmt *s = hs_db_stmt(db, "SELECT communication_disabled_until FROM members WHERE "
+                                     "guild_id = ? AND user_id = ?");
+    hs_bind_id(s, 1, guild_id);
+    hs_bind_id(s, 2, user_id);
+    int out = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL &&
+              (uint64_t)sqlite3_column_int64(s, 0) > hs_now_ms();
+    sqlite3_reset(s);
+    return out;
+}
+
 int hs_perm_top_position(hs_db *db, uint64_t guild_id, uint64_t user_id)
 {
     sqlite3_stmt *s = hs_db_stmt(db, "SELECT coalesce(max(r.position), 0) FROM member_roles mr "

@@ -124,6 +124,9 @@ int hs_perm_guild(hs_db *db, uint64_t guild_id, uint64_t user_id, uint64_t *perm
 int hs_perm_channel(hs_db *db, uint64_t channel_id, uint64_t user_id, int include_deleted,
                     uint64_t *perms, hs_error *err);
 
+/* Whether user is timed out in guild (communication_disabled_until in the future). */
+int hs_perm_timed_out(hs_db *db, uint64_t guild_id, uint64_t user_id);
+
 /*
  * Role hierarchy: the highest position among user's roles in guild (0 for none). The owner
  * ranks above everyone.

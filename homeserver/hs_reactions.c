@@ -142,6 +142,10 @@ static int add_reaction(hs_txn *txn, struct hs_reaction *op, const struct hs_cha
                         uint64_t perms, uint64_t author, hs_error *err)
 {
     hs_db *db = hs_txn_db(txn);
+    /* A timed-out member keeps reading but may not react at all, as on Discord (the
+     * permissions it keeps would otherwise let it join an existing reaction). */
+    if (ch->guild_id && hs_perm_timed_out(db, ch->guild_id, op->actor_id))
+        return hs_error_reason(err, HS_EPERM, HS_R_MISSING_PERMISSIONS, "Missing Permissions");
     sqlite3_stmt *s =
         hs_db_stmt(db, "SELECT count(*), max(user_id = ?4), min(created_at) FROM reactions WHERE "
                        "channel_id = ?1 AND message_id = ?2 AND emoji = ?3");

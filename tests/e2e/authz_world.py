@@ -404,14 +404,20 @@ class World:
 
     def own_reactions(self, emoji: str) -> dict:
         """The owner, then permitted, lacking and timedout react with emoji (the first two
-        with READ_MESSAGE_HISTORY lent for the moment; a timed-out member keeps it)."""
+        with READ_MESSAGE_HISTORY lent for the moment; the timed-out member, who may not
+        react, with its timeout lifted for the moment)."""
         ctx = self.owner_reaction(emoji)
         for name in ("permitted", "lacking", "timedout"):
             a = self.actors[name]
             roles, viewer = a.roles, a.viewer
             if not a.timed_out and "READ_MESSAGE_HISTORY" not in roles:
                 self.set_roles(a, roles | {"READ_MESSAGE_HISTORY"}, True)
+            member = f"/guilds/{self.guild_id}/members/{a.id}"
+            if a.timed_out:
+                ok(self.owner.patch(member, {"communication_disabled_until": None}))
             self.react(a.api, self.msg, emoji)
+            if a.timed_out:
+                ok(self.owner.patch(member, {"communication_disabled_until": iso_in(3600)}))
             self.set_roles(a, roles, viewer)
         return ctx
 

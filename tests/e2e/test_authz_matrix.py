@@ -537,11 +537,12 @@ def rows() -> list[Row]:
           snap=history("channel_id")),
 
         # ---------------------------------------------------------------- reactions
-        # An emoji someone already used needs READ_MESSAGE_HISTORY only (a timed-out member
-        # keeps it); a new one ADD_REACTIONS as well.
+        # An emoji someone already used needs READ_MESSAGE_HISTORY only; a new one
+        # ADD_REACTIONS as well. A timed-out member may not react at all (as on Discord).
         R("PUT", "/channels/:channel_id/messages/:message_id/reactions/*/@me", "existing",
           scope="private", setup=with_(P, message_id=lambda w: w.msg, **{"*": THUMBS}),
-          needs=need("READ_MESSAGE_HISTORY"), ok=204, snap=reactors(THUMBS)),
+          needs=need("READ_MESSAGE_HISTORY"), ok=204, snap=reactors(THUMBS),
+          expect={"timedout": (403, 50013)}),
         R("PUT", "/channels/:channel_id/messages/:message_id/reactions/*/@me", "new emoji",
           scope="private", setup=lambda w: w.clear_emoji(E_NEW),
           needs=need(("READ_MESSAGE_HISTORY", "ADD_REACTIONS")),
