@@ -390,12 +390,14 @@ export class MessageView {
   }
 
   async togglePin(m) {
+    // Decided before the request: the server's MESSAGE_UPDATE (pinned changed) may arrive
+    // on the gateway before the answer, so flipping m.pinned afterwards would undo it.
+    const pin = !m.pinned;
     try {
-      if (m.pinned) await del(`/channels/${this.channelId}/messages/pins/${m.id}`);
-      else await put(`/channels/${this.channelId}/messages/pins/${m.id}`);
-      m.pinned = !m.pinned;
-      toast(m.pinned ? 'Message pinned.' : 'Message unpinned.');
-      apply('MESSAGE_UPDATE', { id: m.id, channel_id: this.channelId, pinned: m.pinned });
+      if (pin) await put(`/channels/${this.channelId}/messages/pins/${m.id}`);
+      else await del(`/channels/${this.channelId}/messages/pins/${m.id}`);
+      toast(pin ? 'Message pinned.' : 'Message unpinned.');
+      apply('MESSAGE_UPDATE', { id: m.id, channel_id: this.channelId, pinned: pin });
     } catch (err) {
       toast(errorText(err), 'error');
     }
