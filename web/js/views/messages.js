@@ -36,6 +36,8 @@ export function roleColor(guildId, userId) {
 
 export function channelLabel(ch) {
   if (!ch) return 'this channel';
+  // A one-to-one DM is "@Name", as on Discord ("Message @Name"); a group DM its names.
+  if (ch.type === 1) return '@' + (ch.recipients || []).map((u) => displayName(state.users.get(u.id) || u)).join(', ');
   if (!ch.guild_id) return ch.name || (ch.recipients || []).map((u) => displayName(u)).join(', ');
   return (ch.type === 11 || ch.type === 12 ? '' : '#') + ch.name;
 }
