@@ -90,6 +90,12 @@ export class MessageView {
     return channelPerms(this.channelId);
   }
 
+  /* The message actions (pin, delete, react...) depend on the permissions: a role given or
+   * taken, a time-out, an overwrite changed redraws the messages, only when they changed. */
+  updatePerms() {
+    if (this.drawnPerms !== undefined && this.drawnPerms !== this.perms) this.renderAll();
+  }
+
   async init(jumpTo) {
     const p = this.page;
     if (jumpTo) return this.jumpTo(jumpTo);
@@ -150,6 +156,7 @@ export class MessageView {
       prev = m;
     }
     clear(this.list, items);
+    this.drawnPerms = this.perms;
     this.renderTop();
     this.jumpBar.hidden = !p.hasNewer;
     this.fixTabStop(focusedId);
