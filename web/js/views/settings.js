@@ -13,6 +13,8 @@ import { openProfile } from './lazy.js';
 import { inviteLink } from './invite.js';
 
 const hex = (n) => '#' + Number(n || 0).toString(16).padStart(6, '0');
+/* "@name" for a role; the @everyone role's name already has its "@". */
+const atRole = (name) => (name.startsWith('@') ? name : '@' + name);
 
 /* A settings dialog with tabs (the ARIA tabs pattern: arrows move between tabs). */
 function tabbed(title, tabs) {
@@ -401,7 +403,7 @@ function overwriteEditor(el, ch, ow, back) {
   clear(
     el,
     h('button.link', { type: 'button', onclick: back }, '← Back'),
-    h('h3', null, `Permissions for ${ow.type === 0 ? '@' : ''}${target} in #${ch.name}`),
+    h('h3', null, `Permissions for ${ow.type === 0 ? atRole(target) : target} in #${ch.name}`),
     err,
     h('div.tri-list', null, rows),
     h(
@@ -471,7 +473,7 @@ function overwrites(el, ch) {
         'ul.settings-list',
         { role: 'list' },
         list.map((o) => {
-          const name = o.type === 0 ? '@' + (g.roles.get(o.id)?.name || 'deleted role') : displayName(state.users.get(o.id), member(g.id, o.id));
+          const name = o.type === 0 ? atRole(g.roles.get(o.id)?.name || 'deleted role') : displayName(state.users.get(o.id), member(g.id, o.id));
           return h('li', null, h('span.grow', null, name), h('button.secondary', { type: 'button', 'aria-label': `Edit permissions of ${name}`, onclick: () => overwriteEditor(el, fresh, o, render) }, 'Edit'));
         }),
       ),
