@@ -449,7 +449,17 @@ function overwriteEditor(el, ch, ow, back) {
 
 function overwrites(el, ch) {
   const g = state.guilds.get(ch.guild_id);
+  // The list is drawn from the channel as the client knows it: redrawn when its
+  // CHANNEL_UPDATE arrives (after a save it may come later than the answer), unless an
+  // overwrite is being edited.
+  let listing = false;
+  const off = on('channels', (gid) => (el.isConnected ? gid === g.id && listing && render() : off()));
+  const edit = (...args) => {
+    listing = false;
+    overwriteEditor(...args);
+  };
   const render = () => {
+    listing = true;
     const fresh = state.channels.get(ch.id) || ch;
     const ows = fresh.permission_overwrites || [];
     const everyone = ows.find((o) => o.id === g.id) || { id: g.id, type: 0 };
@@ -462,7 +472,7 @@ function overwrites(el, ch) {
     pick.addEventListener('change', () => {
       if (!pick.value) return;
       const [type, id] = pick.value.split(':');
-      overwriteEditor(el, fresh, { id, type: Number(type) }, render);
+      edit(el, fresh, { id, type: Number(type) }, render);
     });
     clear(
       el,
@@ -474,7 +484,7 @@ function overwrites(el, ch) {
         { role: 'list' },
         list.map((o) => {
           const name = o.type === 0 ? atRole(g.roles.get(o.id)?.name || 'deleted role') : displayName(state.users.get(o.id), member(g.id, o.id));
-          return h('li', null, h('span.grow', null, name), h('button.secondary', { type: 'button', 'aria-label': `Edit permissions of ${name}`, onclick: () => overwriteEditor(el, fresh, o, render) }, 'Edit'));
+          return h('li', null, h('span.grow', null, name), h('button.secondary', { type: 'button', 'aria-label': `Edit permissions of ${name}`, onclick: () => edit(el, fresh, o, render) }, 'Edit'));
         }),
       ),
     );
