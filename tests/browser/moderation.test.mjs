@@ -1,7 +1,8 @@
 /*
  * Moderation from the settings and profiles: creating a role with a permission and giving
  * it to a member (whose client gains the ability live), a time-out (the member's message
- * box locks live) and a kick (the guild leaves the member's rail live).
+ * box locks live), a kick (the guild leaves the member's rail live) and a ban (the
+ * invite link then says so; the Bans tab revokes it).
  */
 import { describe, it, before, after } from 'node:test';
 import { Server, launch, openPage, closePages, openChannel, assert } from './harness.mjs';
@@ -103,5 +104,38 @@ describe('moderation', () => {
     await pa.getByRole('complementary', { name: 'Members' }).getByText('Bob').waitFor({ state: 'detached' });
     const r = await server.api('GET', `/guilds/${guild.id}/members/${bob.id}`, alice.token);
     assert.equal(r.status, 404);
+  });
+
+  it('bans a member who rejoined; their invite link then refuses, and the Bans tab revokes it', async () => {
+    await server.join(guild, alice, bob);
+    const rail = pb.getByRole('navigation', { name: 'Servers' });
+    await rail.getByRole('link', { name: 'Town Hall' }).waitFor();
+    await pa.getByRole('complementary', { name: 'Members' }).getByText('Bob').first().waitFor();
+    await (await profileOfBob()).getByRole('button', { name: 'Ban' }).click();
+    const dlg = pa.getByRole('dialog', { name: 'Ban Bob' });
+    await dlg.getByLabel('Reason for ban (optional)').fill('repeat offender');
+    await dlg.getByRole('button', { name: 'Ban' }).click();
+    await rail.getByRole('link', { name: 'Town Hall' }).waitFor({ state: 'detached' });
+    const ban = await server.ok('GET', `/guilds/${guild.id}/bans/${bob.id}`, alice.token);
+    assert.equal(ban.reason, 'repeat offender');
+    // Bob tries an invite link: refused, and told why.
+    const inv = await server.ok('POST', `/channels/${guild.system_channel_id}/invites`, alice.token, {});
+    await pb.goto(`${server.url}/invite/${inv.code}`);
+    pb.expectError(/403/);
+    await pb.getByRole('dialog', { name: 'Invitation' }).getByRole('button', { name: 'Accept Invite' }).click();
+    await pb.locator('#toasts').getByText('You are banned from this server.').waitFor({ state: 'attached' });
+    await pb.getByRole('dialog', { name: 'Invitation' }).getByRole('button', { name: 'Close' }).click();
+    // Alice revokes the ban in the settings; Bob's link works again.
+    await pa.getByRole('button', { name: 'Town Hall' }).click();
+    await pa.getByRole('menuitem', { name: 'Server Settings' }).click();
+    const settings = pa.getByRole('dialog', { name: 'Town Hall — Server Settings' });
+    await settings.getByRole('tab', { name: 'Bans' }).click();
+    await settings.getByText('repeat offender', { exact: false }).waitFor();
+    await settings.getByRole('button', { name: 'Revoke ban of Bob' }).click();
+    await settings.getByText('No bans. Nice.').waitFor();
+    await settings.getByRole('button', { name: 'Close' }).click();
+    await pb.goto(`${server.url}/invite/${inv.code}`);
+    await pb.getByRole('dialog', { name: 'Invitation' }).getByRole('button', { name: 'Accept Invite' }).click();
+    await rail.getByRole('link', { name: 'Town Hall' }).waitFor();
   });
 });
