@@ -125,14 +125,10 @@ export class Server {
     return { username, token: r.token, id: r.user_id, name: globalName || username };
   }
 
-  /* user joins guild: by invite when the server offers invites, else straight in the database. */
+  /* user joins guild by an invite to its system channel, as a person would. */
   async join(guild, owner, user) {
-    const inv = await this.api('POST', `/channels/${guild.system_channel_id}/invites`, owner.token, {});
-    if (inv.status === 200) {
-      await this.ok('POST', `/invites/${inv.data.code}`, user.token, {});
-      return;
-    }
-    execFileSync('/usr/bin/python3', [join(HERE, 'tools', 'dbseed.py'), join(this.dataDir, 'hearth.db'), 'member-add', guild.id, user.id]);
+    const inv = await this.ok('POST', `/channels/${guild.system_channel_id}/invites`, owner.token, {});
+    await this.ok('POST', `/invites/${inv.code}`, user.token, {});
   }
 
   seedMessages(channelId, authorId, count, days) {

@@ -47,6 +47,8 @@ describe('page weight', () => {
     await page.getByLabel('Username').fill('alice');
     await page.getByLabel('Password').fill('correct horse battery');
     await page.getByLabel('Password').press('Enter');
+    // Logged in (the token stored) before going on: a slow log-in (ASan) lost the race.
+    await page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: 30000 });
     await page.goto(`${server.url}/channels/${guild.id}/${guild.system_channel_id}`);
     await page.locator('.msg', { hasText: 'hello' }).waitFor();
     await page.waitForLoadState('networkidle');

@@ -277,6 +277,13 @@ function onMessageCreate(m) {
 function onMessageUpdate(d) {
   const msg = findMessage(d.channel_id, d.id);
   if (!msg) return;
+  // A full message in an event carries `me: false` on every reaction (events are shared by
+  // all viewers): keep knowing which reactions are ours.
+  if (d.reactions && msg.reactions) {
+    const key = (e) => (e.id ? `${e.name}:${e.id}` : e.name);
+    const mine = new Set(msg.reactions.filter((r) => r.me).map((r) => key(r.emoji)));
+    d = { ...d, reactions: d.reactions.map((r) => ({ ...r, me: r.me || mine.has(key(r.emoji)) })) };
+  }
   Object.assign(msg, d);
   emit('messages', { channelId: d.channel_id, kind: 'update', msg });
 }

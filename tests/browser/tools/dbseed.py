@@ -1,11 +1,8 @@
 #!/usr/bin/env python3
 """Test fixtures written straight into a hearthd database (the server may be running:
-SQLite serialises the writers). Used by the browser tests for what the REST API of this
-branch cannot do yet or cannot do quickly.
+SQLite serialises the writers). Used by the browser tests for what the REST API cannot
+do quickly: messages dated days back (a second user joins a guild by a real invite).
 
-  dbseed.py DB member-add GUILD_ID USER_ID
-      makes USER_ID a member of GUILD_ID (until invites land, the only way for a second
-      user to join a guild; the test suite uses invites instead when the server has them)
   dbseed.py DB messages CHANNEL_ID AUTHOR_ID COUNT DAYS
       COUNT messages spread evenly over the last DAYS days (ids carry their timestamps,
       so history spans several days for the day separators), "history 1".."history N"
@@ -27,11 +24,7 @@ def main() -> None:
     cmd = sys.argv[2]
     now = int(time.time() * 1000)
     with db:
-        if cmd == "member-add":
-            guild, user = int(sys.argv[3]), int(sys.argv[4])
-            db.execute("INSERT OR IGNORE INTO members (guild_id, user_id, nick, joined_at) "
-                       "VALUES (?, ?, NULL, ?)", (guild, user, now))
-        elif cmd == "messages":
+        if cmd == "messages":
             channel, author, count, days = (int(x) for x in sys.argv[3:7])
             start = now - days * 86400000
             step = (days * 86400000 - 60000) // max(1, count)

@@ -32,9 +32,14 @@ export function mountChat(main) {
     if (view && view.ch && view.ch.guild_id === gid) {
       renderHeader();
       view.composer.updatePerms();
+      view.updatePerms();
     }
   });
-  on('members', (gid) => view && view.guildId === gid && view.composer.updatePerms());
+  on('members', (gid) => {
+    if (!view || view.guildId !== gid) return;
+    view.composer.updatePerms();
+    view.updatePerms();
+  });
   on('dms', () => view && view.ch && !view.ch.guild_id && renderHeader());
   // A channel that was not known when it was opened (its CHANNEL_CREATE or GUILD_CREATE
   // still on the way) is shown as soon as it is.

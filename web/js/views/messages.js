@@ -36,6 +36,8 @@ export function roleColor(guildId, userId) {
 
 export function channelLabel(ch) {
   if (!ch) return 'this channel';
+  // A one-to-one DM is "@Name", as on Discord ("Message @Name"); a group DM its names.
+  if (ch.type === 1) return '@' + (ch.recipients || []).map((u) => displayName(state.users.get(u.id) || u)).join(', ');
   if (!ch.guild_id) return ch.name || (ch.recipients || []).map((u) => displayName(u)).join(', ');
   return (ch.type === 11 || ch.type === 12 ? '' : '#') + ch.name;
 }
@@ -86,6 +88,12 @@ export class MessageView {
 
   get perms() {
     return channelPerms(this.channelId);
+  }
+
+  /* The message actions (pin, delete, react...) depend on the permissions: a role given or
+   * taken, a time-out, an overwrite changed redraws the messages, only when they changed. */
+  updatePerms() {
+    if (this.drawnPerms !== undefined && this.drawnPerms !== this.perms) this.renderAll();
   }
 
   async init(jumpTo) {
@@ -148,6 +156,7 @@ export class MessageView {
       prev = m;
     }
     clear(this.list, items);
+    this.drawnPerms = this.perms;
     this.renderTop();
     this.jumpBar.hidden = !p.hasNewer;
     this.fixTabStop(focusedId);
@@ -390,12 +399,14 @@ export class MessageView {
   }
 
   async togglePin(m) {
+    // Decided before the request: the server's MESSAGE_UPDATE (pinned changed) may arrive
+    // on the gateway before the answer, so flipping m.pinned afterwards would undo it.
+    const pin = !m.pinned;
     try {
-      if (m.pinned) await del(`/channels/${this.channelId}/messages/pins/${m.id}`);
-      else await put(`/channels/${this.channelId}/messages/pins/${m.id}`);
-      m.pinned = !m.pinned;
-      toast(m.pinned ? 'Message pinned.' : 'Message unpinned.');
-      apply('MESSAGE_UPDATE', { id: m.id, channel_id: this.channelId, pinned: m.pinned });
+      if (pin) await put(`/channels/${this.channelId}/messages/pins/${m.id}`);
+      else await del(`/channels/${this.channelId}/messages/pins/${m.id}`);
+      toast(pin ? 'Message pinned.' : 'Message unpinned.');
+      apply('MESSAGE_UPDATE', { id: m.id, channel_id: this.channelId, pinned: pin });
     } catch (err) {
       toast(errorText(err), 'error');
     }

@@ -13,6 +13,8 @@ import { openProfile } from './lazy.js';
 import { inviteLink } from './invite.js';
 
 const hex = (n) => '#' + Number(n || 0).toString(16).padStart(6, '0');
+/* "@name" for a role; the @everyone role's name already has its "@". */
+const atRole = (name) => (name.startsWith('@') ? name : '@' + name);
 
 /* A settings dialog with tabs (the ARIA tabs pattern: arrows move between tabs). */
 function tabbed(title, tabs) {
@@ -401,7 +403,7 @@ function overwriteEditor(el, ch, ow, back) {
   clear(
     el,
     h('button.link', { type: 'button', onclick: back }, '← Back'),
-    h('h3', null, `Permissions for ${ow.type === 0 ? '@' : ''}${target} in #${ch.name}`),
+    h('h3', null, `Permissions for ${ow.type === 0 ? atRole(target) : target} in #${ch.name}`),
     err,
     h('div.tri-list', null, rows),
     h(
@@ -447,7 +449,17 @@ function overwriteEditor(el, ch, ow, back) {
 
 function overwrites(el, ch) {
   const g = state.guilds.get(ch.guild_id);
+  // The list is drawn from the channel as the client knows it: redrawn when its
+  // CHANNEL_UPDATE arrives (after a save it may come later than the answer), unless an
+  // overwrite is being edited.
+  let listing = false;
+  const off = on('channels', (gid) => (el.isConnected ? gid === g.id && listing && render() : off()));
+  const edit = (...args) => {
+    listing = false;
+    overwriteEditor(...args);
+  };
   const render = () => {
+    listing = true;
     const fresh = state.channels.get(ch.id) || ch;
     const ows = fresh.permission_overwrites || [];
     const everyone = ows.find((o) => o.id === g.id) || { id: g.id, type: 0 };
@@ -460,7 +472,7 @@ function overwrites(el, ch) {
     pick.addEventListener('change', () => {
       if (!pick.value) return;
       const [type, id] = pick.value.split(':');
-      overwriteEditor(el, fresh, { id, type: Number(type) }, render);
+      edit(el, fresh, { id, type: Number(type) }, render);
     });
     clear(
       el,
@@ -471,8 +483,8 @@ function overwrites(el, ch) {
         'ul.settings-list',
         { role: 'list' },
         list.map((o) => {
-          const name = o.type === 0 ? '@' + (g.roles.get(o.id)?.name || 'deleted role') : displayName(state.users.get(o.id), member(g.id, o.id));
-          return h('li', null, h('span.grow', null, name), h('button.secondary', { type: 'button', 'aria-label': `Edit permissions of ${name}`, onclick: () => overwriteEditor(el, fresh, o, render) }, 'Edit'));
+          const name = o.type === 0 ? atRole(g.roles.get(o.id)?.name || 'deleted role') : displayName(state.users.get(o.id), member(g.id, o.id));
+          return h('li', null, h('span.grow', null, name), h('button.secondary', { type: 'button', 'aria-label': `Edit permissions of ${name}`, onclick: () => edit(el, fresh, o, render) }, 'Edit'));
         }),
       ),
     );
