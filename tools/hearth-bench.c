@@ -39,7 +39,6 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -523,14 +522,6 @@ struct bench {
     bool reported_transport; /* the first transport error was printed */
 };
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
 static void conn_next(struct bench *b, struct conn *c);
 
 static void conn_drop_fd(struct bench *b, struct conn *c)
@@ -682,7 +673,7 @@ static void build_request(struct bench *b, struct conn *c)
 /* Issues the connection's next request, unless the run is over. */
 static void conn_next(struct bench *b, struct conn *c)
 {
-    if (b->stopping || interrupted || (b->opt.count && b->issued >= b->opt.count)) {
+    if (b->stopping || lg_interrupted || (b->opt.count && b->issued >= b->opt.count)) {
         c->state = CONN_IDLE;
         return;
     }
@@ -1057,7 +1048,7 @@ static int run_http(struct bench *b)
             if (dur_ns)
                 b->deadline = b->t_begin + dur_ns;
         }
-        if (!b->stopping && (now >= b->deadline || interrupted)) {
+        if (!b->stopping && (now >= b->deadline || lg_interrupted)) {
             b->stopping = true;
             b->deadline = now;
         }
@@ -1146,7 +1137,7 @@ static int run_fsync(struct bench *b)
     uint64_t dur_ns = (uint64_t)(o->duration * (double)NS_PER_SEC);
     uint64_t deadline = dur_ns ? b->t_begin + dur_ns : UINT64_MAX;
     off_t off = 0;
-    while (!interrupted && (!o->count || b->c.ok < o->count)) {
+    while (!lg_interrupted && (!o->count || b->c.ok < o->count)) {
         uint64_t t0 = lg_now_ns();
         if (t0 >= deadline)
             break;
@@ -1176,14 +1167,11 @@ out:
 int main(int argc, char **argv)
 {
     static struct bench b; /* the histogram is ~100 KiB: keep it off the stack */
-    struct sigaction sa = {.sa_handler = on_signal};
 
     if (parse_options(argc, argv, &b.opt) < 0)
         return 2;
     b.rng = b.opt.seed;
-    signal(SIGPIPE, SIG_IGN);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    lg_signals_init();
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (b.opt.mode == MODE_FSYNC)
         return run_fsync(&b);

@@ -50,7 +50,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -742,14 +741,6 @@ struct load {
     struct lg_hist ack;      /* POST round trip */
     bool reported_post;
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static void xfail(const char *what)
 {
@@ -1904,7 +1895,7 @@ static int run(struct load *l)
 
     while (phase != P_DONE) {
         uint64_t now = lg_now_ns();
-        if (interrupted) {
+        if (lg_interrupted) {
             fprintf(stderr, "hearth-gwload: interrupted\n");
             break;
         }
@@ -2019,14 +2010,11 @@ static int run(struct load *l)
 int main(int argc, char **argv)
 {
     static struct load l; /* the histograms are ~100 KiB each: keep them off the stack */
-    struct sigaction sa = {.sa_handler = on_signal};
 
     if (parse_options(argc, argv, &l.opt) < 0)
         return 2;
     l.rng = l.opt.seed;
-    signal(SIGPIPE, SIG_IGN);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    lg_signals_init();
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (setup(&l) < 0)
         return 2;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,25 @@ int lg_tcp_socket(int family)
     if (fd >= 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
+}
+
+/* ---- signals ---------------------------------------------------------------------------- */
+
+volatile sig_atomic_t lg_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    lg_interrupted = 1;
+}
+
+void lg_signals_init(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+
+    signal(SIGPIPE, SIG_IGN);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* ---- CPU accounting --------------------------------------------------------------------- */

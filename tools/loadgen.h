@@ -11,6 +11,7 @@
 #ifndef HEARTH_TOOLS_LOADGEN_H
 #define HEARTH_TOOLS_LOADGEN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,17 @@ int lg_parse_double(const char *s, double *out);
  * are small and latency is what is measured). Returns the fd, or -1 with errno set.
  */
 int lg_tcp_socket(int family);
+
+/* ---- signals ---------------------------------------------------------------------------- */
+
+/* Set to 1 by SIGINT or SIGTERM once lg_signals_init has run; the run loops poll it. */
+extern volatile sig_atomic_t lg_interrupted;
+
+/*
+ * Ignores SIGPIPE (a peer closing mid-write shows up as EPIPE instead) and makes SIGINT and
+ * SIGTERM set lg_interrupted, so an interrupted run still prints its report.
+ */
+void lg_signals_init(void);
 
 /* ---- CPU accounting --------------------------------------------------------------------- */
 
