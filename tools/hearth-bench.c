@@ -39,8 +39,6 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,13 +46,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
-#define NS_PER_SEC 1000000000ull
+#include "loadgen.h"
+
+#define NS_PER_SEC LG_NS_PER_SEC
 #define NS_PER_MS 1000000.0
 
 #define MAX_HEAD_BYTES (64 * 1024)     /* a response head larger than this is malformed */
@@ -65,98 +64,6 @@
 #define DRAIN_GRACE_NS (10ull * NS_PER_SEC)
 #define MAX_CONNECTIONS 19000 /* the hard fd limit here is 20,000 (perf-notes §0) */
 #define MAX_BODY_SIZE (1 << 20)
-
-/* ---- time and randomness ---------------------------------------------------------------- */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* ---- latency histogram ------------------------------------------------------------------ */
-
-/*
- * Values below 2^HIST_SUB_BITS ns are exact; above, each power of two is split into HIST_HALF
- * buckets, so a bucket is at most 1/128 of its value wide. 48 powers reach 2^56 ns (2 years).
- */
-#define HIST_SUB_BITS 8
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_HALF (HIST_SUB / 2)
-#define HIST_BUCKETS (HIST_SUB + 48 * HIST_HALF)
-
-struct hist {
-    uint64_t counts[HIST_BUCKETS];
-    uint64_t n;
-    uint64_t min;
-    uint64_t max;
-    double sum;
-};
-
-static size_t hist_index(uint64_t v)
-{
-    if (v < HIST_SUB)
-        return (size_t)v;
-    int top_bit = 63 - __builtin_clzll(v);
-    int shift = top_bit - (HIST_SUB_BITS - 1);
-    size_t i = HIST_SUB + (size_t)(shift - 1) * HIST_HALF + (size_t)((v >> shift) - HIST_HALF);
-    return i < HIST_BUCKETS ? i : HIST_BUCKETS - 1;
-}
-
-/* The midpoint of bucket i. */
-static uint64_t hist_bucket_value(size_t i)
-{
-    if (i < HIST_SUB)
-        return i;
-    unsigned shift = (unsigned)((i - HIST_SUB) / HIST_HALF) + 1;
-    uint64_t top = (uint64_t)((i - HIST_SUB) % HIST_HALF) + HIST_HALF;
-    return (top << shift) + ((1ull << shift) >> 1);
-}
-
-static void hist_record(struct hist *h, uint64_t v)
-{
-    h->counts[hist_index(v)]++;
-    if (h->n == 0 || v < h->min)
-        h->min = v;
-    if (v > h->max)
-        h->max = v;
-    h->n++;
-    h->sum += (double)v;
-}
-
-/* The q-quantile (0 < q <= 1) in ns, clamped to the exact min and max; 0 when empty. */
-static uint64_t hist_quantile(const struct hist *h, double q)
-{
-    if (h->n == 0)
-        return 0;
-    uint64_t rank = (uint64_t)(q * (double)h->n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    uint64_t seen = 0;
-    for (size_t i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->counts[i];
-        if (seen >= rank) {
-            uint64_t v = hist_bucket_value(i);
-            if (v < h->min)
-                v = h->min;
-            if (v > h->max)
-                v = h->max;
-            return v;
-        }
-    }
-    return h->max;
-}
 
 /* ---- options ------------------------------------------------------------------------------ */
 
@@ -209,32 +116,6 @@ static void usage(FILE *out)
                  "  --seed N           random seed for history ids (default: time and pid)\n"
                  "  --verbose          print a progress line per second to stderr\n"
                  "The last line of output starts with 'result:' and holds key=value pairs.\n");
-}
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-
-    errno = 0;
-    if (!s || !isdigit((unsigned char)*s))
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || v < 0)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -296,7 +177,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         .duration = 10,
         .timeout = 30,
         .body_size = 64,
-        .seed = now_ns() ^ ((uint64_t)getpid() << 32),
+        .seed = lg_now_ns() ^ ((uint64_t)getpid() << 32),
     };
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -310,26 +191,26 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->token = optarg;
             break;
         case OPT_CHANNEL:
-            if (parse_u64(optarg, &u) < 0)
+            if (lg_parse_u64(optarg, &u) < 0)
                 goto bad;
             o->channel = optarg;
             break;
         case OPT_CONNECTIONS:
-            if (parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_CONNECTIONS)
+            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_CONNECTIONS)
                 goto bad;
             o->connections = (int)u;
             break;
         case OPT_DURATION:
-            if (parse_double(optarg, &o->duration) < 0)
+            if (lg_parse_double(optarg, &o->duration) < 0)
                 goto bad;
             have_duration = true;
             break;
         case OPT_WARMUP:
-            if (parse_double(optarg, &o->warmup) < 0)
+            if (lg_parse_double(optarg, &o->warmup) < 0)
                 goto bad;
             break;
         case OPT_COUNT:
-            if (parse_u64(optarg, &o->count) < 0)
+            if (lg_parse_u64(optarg, &o->count) < 0)
                 goto bad;
             break;
         case OPT_MODE:
@@ -344,17 +225,17 @@ static int parse_options(int argc, char **argv, struct options *o)
                 goto bad;
             break;
         case OPT_MIN_ID:
-            if (parse_u64(optarg, &o->min_id) < 0)
+            if (lg_parse_u64(optarg, &o->min_id) < 0)
                 goto bad;
             have_min = true;
             break;
         case OPT_MAX_ID:
-            if (parse_u64(optarg, &o->max_id) < 0)
+            if (lg_parse_u64(optarg, &o->max_id) < 0)
                 goto bad;
             have_max = true;
             break;
         case OPT_BODY_SIZE:
-            if (parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_BODY_SIZE)
+            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_BODY_SIZE)
                 goto bad;
             o->body_size = (int)u;
             break;
@@ -372,16 +253,16 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->file = optarg;
             break;
         case OPT_TIMEOUT:
-            if (parse_double(optarg, &o->timeout) < 0 || o->timeout <= 0)
+            if (lg_parse_double(optarg, &o->timeout) < 0 || o->timeout <= 0)
                 goto bad;
             break;
         case OPT_SERVER_PID:
-            if (parse_u64(optarg, &u) < 0 || u < 1 || u > INT32_MAX)
+            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > INT32_MAX)
                 goto bad;
             o->server_pid = (long)u;
             break;
         case OPT_SEED:
-            if (parse_u64(optarg, &o->seed) < 0)
+            if (lg_parse_u64(optarg, &o->seed) < 0)
                 goto bad;
             break;
         case OPT_VERBOSE:
@@ -431,57 +312,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 bad:
     fprintf(stderr, "hearth-bench: bad value '%s' for an option\n", optarg);
     return -1;
-}
-
-/* ---- CPU accounting ----------------------------------------------------------------------- */
-
-/* utime+stime of a process in seconds, from /proc/PID/stat; -1 when unreadable. */
-static double proc_cpu_seconds(long pid)
-{
-    char path[64], buf[2048];
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    f = fopen(path, "r");
-    if (!f)
-        return -1;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* The command name (field 2) may hold spaces and parentheses: skip to the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    p++;
-    /* Fields 3.. follow; utime and stime are fields 14 and 15. */
-    unsigned long long utime = 0, stime = 0;
-    for (int field = 3; field <= 15; field++) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            return -1;
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (field == 14)
-            utime = v;
-        if (field == 15)
-            stime = v;
-        p = end;
-        while (*p && *p != ' ')
-            p++;
-    }
-    long ticks = sysconf(_SC_CLK_TCK);
-    return (double)(utime + stime) / (double)(ticks > 0 ? ticks : 100);
-}
-
-static double self_cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- HTTP/1.1 response parsing ------------------------------------------------------------ */
@@ -682,23 +512,15 @@ struct bench {
     uint64_t inflight;
     uint64_t backoff;
 
-    struct counters c; /* inside the window */
-    struct hist lat;   /* 2xx latencies inside the window, ns */
-    uint64_t *per_sec; /* 2xx completions per whole second of the window */
+    struct counters c;  /* inside the window */
+    struct lg_hist lat; /* 2xx latencies inside the window, ns */
+    uint64_t *per_sec;  /* 2xx completions per whole second of the window */
     size_t per_sec_len;
 
     double srv_cpu0, gen_cpu0;
     bool reported_status;    /* the first non-2xx response was printed */
     bool reported_transport; /* the first transport error was printed */
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static void conn_next(struct bench *b, struct conn *c);
 
@@ -722,7 +544,7 @@ static bool in_window(const struct bench *b, uint64_t t)
 
 static void conn_fail(struct bench *b, struct conn *c, enum err_kind kind)
 {
-    uint64_t now = now_ns();
+    uint64_t now = lg_now_ns();
 
     if (in_window(b, now))
         b->c.err[kind]++;
@@ -789,16 +611,14 @@ static void conn_send(struct bench *b, struct conn *c)
 static void conn_connect(struct bench *b, struct conn *c)
 {
     const struct addrinfo *ai = b->addr;
-    int one = 1;
 
-    c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = lg_tcp_socket(ai->ai_family);
     if (c->fd < 0) {
         conn_fail(b, c, ERR_CONNECT);
         return;
     }
     c->gen++;
     c->had_socket = true;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0) {
         if (conn_epoll(b, c, EPOLL_CTL_ADD, EPOLLIN) < 0) {
             conn_fail(b, c, ERR_CONNECT);
@@ -829,7 +649,7 @@ static void build_request(struct bench *b, struct conn *c)
         return;
     case MODE_HISTORY: {
         uint64_t span = o->max_id - o->min_id;
-        uint64_t r = splitmix64(&b->rng);
+        uint64_t r = lg_splitmix64(&b->rng);
         uint64_t before = o->min_id + (span == UINT64_MAX ? r : r % (span + 1));
         n = snprintf(c->reqbuf, sizeof(c->reqbuf),
                      "GET /api/v10/channels/%s/messages?limit=50&before=%" PRIu64 " HTTP/1.1\r\n"
@@ -853,7 +673,7 @@ static void build_request(struct bench *b, struct conn *c)
 /* Issues the connection's next request, unless the run is over. */
 static void conn_next(struct bench *b, struct conn *c)
 {
-    if (b->stopping || interrupted || (b->opt.count && b->issued >= b->opt.count)) {
+    if (b->stopping || lg_interrupted || (b->opt.count && b->issued >= b->opt.count)) {
         c->state = CONN_IDLE;
         return;
     }
@@ -864,7 +684,7 @@ static void conn_next(struct bench *b, struct conn *c)
     }
     b->issued++;
     b->inflight++;
-    c->t_issued = now_ns();
+    c->t_issued = lg_now_ns();
     if (c->fd < 0) {
         if (c->had_socket && in_window(b, c->t_issued))
             b->c.reconnects++;
@@ -894,7 +714,7 @@ static uint64_t count_messages(const char *body, size_t len)
 
 static void conn_complete(struct bench *b, struct conn *c, size_t end)
 {
-    uint64_t now = now_ns();
+    uint64_t now = lg_now_ns();
     int status = c->head.status;
     bool keep = c->head.keep_alive;
 
@@ -902,7 +722,7 @@ static void conn_complete(struct bench *b, struct conn *c, size_t end)
     if (in_window(b, now)) {
         if (status >= 200 && status < 300) {
             b->c.ok++;
-            hist_record(&b->lat, now - c->t_issued);
+            lg_hist_record(&b->lat, now - c->t_issued);
             if (b->opt.mode == MODE_HISTORY) {
                 uint64_t items = count_messages(c->in + c->head.head_len, end - c->head.head_len);
                 b->c.items += items;
@@ -1053,8 +873,8 @@ static void begin_window(struct bench *b, uint64_t now)
 {
     b->began = true;
     b->t_begin = now;
-    b->srv_cpu0 = b->opt.server_pid ? proc_cpu_seconds(b->opt.server_pid) : -1;
-    b->gen_cpu0 = self_cpu_seconds();
+    b->srv_cpu0 = b->opt.server_pid ? lg_proc_cpu_seconds(b->opt.server_pid) : -1;
+    b->gen_cpu0 = lg_self_cpu_seconds();
 }
 
 /* text as the inside of a JSON string (quotes, backslashes and control characters escaped),
@@ -1137,9 +957,9 @@ static void print_report(const struct bench *b, double srv_cpu, double gen_cpu)
     if (smin == UINT64_MAX)
         smin = 0;
 
-    double p50 = (double)hist_quantile(&b->lat, 0.50) / NS_PER_MS;
-    double p99 = (double)hist_quantile(&b->lat, 0.99) / NS_PER_MS;
-    double p999 = (double)hist_quantile(&b->lat, 0.999) / NS_PER_MS;
+    double p50 = (double)lg_hist_quantile(&b->lat, 0.50) / NS_PER_MS;
+    double p99 = (double)lg_hist_quantile(&b->lat, 0.99) / NS_PER_MS;
+    double p999 = (double)lg_hist_quantile(&b->lat, 0.999) / NS_PER_MS;
     double lmax = (double)b->lat.max / NS_PER_MS;
     double mean = b->lat.n ? b->lat.sum / (double)b->lat.n / NS_PER_MS : 0;
     double srv_us = srv_cpu >= 0 && c->ok ? srv_cpu * 1e6 / (double)c->ok : -1;
@@ -1204,7 +1024,7 @@ static int run_http(struct bench *b)
     if (o->mode == MODE_POST)
         build_post_request(b);
 
-    b->t_start = now_ns();
+    b->t_start = lg_now_ns();
     if (o->warmup <= 0)
         begin_window(b, b->t_start);
     for (int i = 0; i < o->connections; i++) {
@@ -1222,13 +1042,13 @@ static int run_http(struct bench *b)
         b->deadline = b->t_begin + dur_ns;
 
     for (;;) {
-        uint64_t now = now_ns();
+        uint64_t now = lg_now_ns();
         if (!b->began && now >= b->t_start + warm_ns) {
             begin_window(b, now);
             if (dur_ns)
                 b->deadline = b->t_begin + dur_ns;
         }
-        if (!b->stopping && (now >= b->deadline || interrupted)) {
+        if (!b->stopping && (now >= b->deadline || lg_interrupted)) {
             b->stopping = true;
             b->deadline = now;
         }
@@ -1263,20 +1083,20 @@ static int run_http(struct bench *b)
             conn_event(b, c, events[i].events);
         }
     }
-    b->t_end = now_ns();
+    b->t_end = lg_now_ns();
     if (!b->began)
         begin_window(b, b->t_end);
 
     double srv = -1;
     if (o->server_pid) {
-        double s1 = proc_cpu_seconds(o->server_pid);
+        double s1 = lg_proc_cpu_seconds(o->server_pid);
         if (s1 >= 0 && b->srv_cpu0 >= 0)
             srv = s1 - b->srv_cpu0;
         else
             fprintf(stderr, "hearth-bench: cannot read /proc/%ld/stat (server gone?)\n",
                     o->server_pid);
     }
-    print_report(b, srv, self_cpu_seconds() - b->gen_cpu0);
+    print_report(b, srv, lg_self_cpu_seconds() - b->gen_cpu0);
     return b->c.ok > 0 ? 0 : 1;
 }
 
@@ -1313,12 +1133,12 @@ static int run_fsync(struct bench *b)
         goto out;
     }
 
-    begin_window(b, now_ns());
+    begin_window(b, lg_now_ns());
     uint64_t dur_ns = (uint64_t)(o->duration * (double)NS_PER_SEC);
     uint64_t deadline = dur_ns ? b->t_begin + dur_ns : UINT64_MAX;
     off_t off = 0;
-    while (!interrupted && (!o->count || b->c.ok < o->count)) {
-        uint64_t t0 = now_ns();
+    while (!lg_interrupted && (!o->count || b->c.ok < o->count)) {
+        uint64_t t0 = lg_now_ns();
         if (t0 >= deadline)
             break;
         block[0]++;
@@ -1327,16 +1147,16 @@ static int run_fsync(struct bench *b)
             b->c.err[ERR_PROTOCOL]++;
             break;
         }
-        uint64_t t1 = now_ns();
-        hist_record(&b->lat, t1 - t0);
+        uint64_t t1 = lg_now_ns();
+        lg_hist_record(&b->lat, t1 - t0);
         b->c.ok++;
         size_t sec = (size_t)((t1 - b->t_begin) / NS_PER_SEC);
         if (sec < b->per_sec_len)
             b->per_sec[sec]++;
         off = (off + BLOCK) % FILE_BYTES;
     }
-    b->t_end = now_ns();
-    print_report(b, -1, self_cpu_seconds() - b->gen_cpu0);
+    b->t_end = lg_now_ns();
+    print_report(b, -1, lg_self_cpu_seconds() - b->gen_cpu0);
     rc = b->c.ok > 0 ? 0 : 1;
 out:
     close(fd);
@@ -1347,14 +1167,11 @@ out:
 int main(int argc, char **argv)
 {
     static struct bench b; /* the histogram is ~100 KiB: keep it off the stack */
-    struct sigaction sa = {.sa_handler = on_signal};
 
     if (parse_options(argc, argv, &b.opt) < 0)
         return 2;
     b.rng = b.opt.seed;
-    signal(SIGPIPE, SIG_IGN);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    lg_signals_init();
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (b.opt.mode == MODE_FSYNC)
         return run_fsync(&b);

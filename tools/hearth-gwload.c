@@ -49,9 +49,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <arpa/inet.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,11 +64,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
-#define NS_PER_SEC 1000000000ull
+#define NS_PER_SEC LG_NS_PER_SEC
 #define NS_PER_MS 1000000ull
 
 #define SCRATCH_BYTES (256 * 1024)     /* shared read buffer */
@@ -81,100 +81,11 @@
 #define FD_RESERVE 32    /* descriptors kept for stdio, epoll, senders, /proc reads */
 #define CLOSE_CODES 5000 /* close codes 0..4999 are counted one by one */
 
-/* ---- time and randomness ---------------------------------------------------------------- */
+/* ---- latency histogram (struct lg_hist, loadgen.h) ----------------------------------------- */
 
-static uint64_t now_ns(void)
+static double hist_ms(const struct lg_hist *h, double q)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* ---- latency histogram (as in hearth-bench) ----------------------------------------------- */
-
-/*
- * Values below 2^HIST_SUB_BITS ns are exact; above, each power of two is split into HIST_HALF
- * buckets, so a bucket is at most 1/128 of its value wide. 48 powers reach 2^56 ns.
- */
-#define HIST_SUB_BITS 8
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_HALF (HIST_SUB / 2)
-#define HIST_BUCKETS (HIST_SUB + 48 * HIST_HALF)
-
-struct hist {
-    uint64_t counts[HIST_BUCKETS];
-    uint64_t n;
-    uint64_t min;
-    uint64_t max;
-    double sum;
-};
-
-static size_t hist_index(uint64_t v)
-{
-    if (v < HIST_SUB)
-        return (size_t)v;
-    int top_bit = 63 - __builtin_clzll(v);
-    int shift = top_bit - (HIST_SUB_BITS - 1);
-    size_t i = HIST_SUB + (size_t)(shift - 1) * HIST_HALF + (size_t)((v >> shift) - HIST_HALF);
-    return i < HIST_BUCKETS ? i : HIST_BUCKETS - 1;
-}
-
-static uint64_t hist_bucket_value(size_t i)
-{
-    if (i < HIST_SUB)
-        return i;
-    unsigned shift = (unsigned)((i - HIST_SUB) / HIST_HALF) + 1;
-    uint64_t top = (uint64_t)((i - HIST_SUB) % HIST_HALF) + HIST_HALF;
-    return (top << shift) + ((1ull << shift) >> 1);
-}
-
-static void hist_record(struct hist *h, uint64_t v)
-{
-    h->counts[hist_index(v)]++;
-    if (h->n == 0 || v < h->min)
-        h->min = v;
-    if (v > h->max)
-        h->max = v;
-    h->n++;
-    h->sum += (double)v;
-}
-
-/* The q-quantile (0 < q <= 1) in ns, clamped to the exact min and max; 0 when empty. */
-static uint64_t hist_quantile(const struct hist *h, double q)
-{
-    if (h->n == 0)
-        return 0;
-    uint64_t rank = (uint64_t)(q * (double)h->n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    uint64_t seen = 0;
-    for (size_t i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->counts[i];
-        if (seen >= rank) {
-            uint64_t v = hist_bucket_value(i);
-            if (v < h->min)
-                v = h->min;
-            if (v > h->max)
-                v = h->max;
-            return v;
-        }
-    }
-    return h->max;
-}
-
-static double hist_ms(const struct hist *h, double q)
-{
-    return (double)hist_quantile(h, q) / (double)NS_PER_MS;
+    return (double)lg_hist_quantile(h, q) / (double)NS_PER_MS;
 }
 
 /* ---- SHA-1 and base64, for Sec-WebSocket-Accept (RFC 6455 §4.2.2) ------------------------- */
@@ -329,32 +240,6 @@ static void usage(FILE *out)
             "The last line of output starts with 'result:' and holds key=value pairs.\n");
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-
-    errno = 0;
-    if (!s || !isdigit((unsigned char)*s))
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || v < 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* A string that can be put between JSON quotes and into an HTTP header as it is. */
 static bool plain_token(const char *s)
 {
@@ -439,7 +324,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         .drain = 30,
         .per_addr = 1000,
         .intents = 33281,
-        .seed = now_ns() ^ ((uint64_t)getpid() << 32),
+        .seed = lg_now_ns() ^ ((uint64_t)getpid() << 32),
     };
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -453,34 +338,34 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->token = optarg;
             break;
         case OPT_CHANNEL:
-            if (parse_u64(optarg, &u) < 0)
+            if (lg_parse_u64(optarg, &u) < 0)
                 goto bad;
             o->channel = optarg;
             break;
         case OPT_SESSIONS:
-            if (parse_u64(optarg, &u) < 0 || u < 1 || u > 1000000)
+            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 1000000)
                 goto bad;
             o->sessions = (int)u;
             break;
         case OPT_RAMP:
-            if (parse_double(optarg, &o->ramp) < 0)
+            if (lg_parse_double(optarg, &o->ramp) < 0)
                 goto bad;
             break;
         case OPT_INFLIGHT:
-            if (parse_u64(optarg, &u) < 0 || u < 1 || u > 100000)
+            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 100000)
                 goto bad;
             o->inflight = (int)u;
             break;
         case OPT_HOLD:
-            if (parse_double(optarg, &o->hold) < 0)
+            if (lg_parse_double(optarg, &o->hold) < 0)
                 goto bad;
             break;
         case OPT_TIMEOUT:
-            if (parse_double(optarg, &o->timeout) < 0 || o->timeout <= 0)
+            if (lg_parse_double(optarg, &o->timeout) < 0 || o->timeout <= 0)
                 goto bad;
             break;
         case OPT_RAMP_TIMEOUT:
-            if (parse_double(optarg, &o->ramp_timeout) < 0)
+            if (lg_parse_double(optarg, &o->ramp_timeout) < 0)
                 goto bad;
             break;
         case OPT_MODE:
@@ -492,26 +377,26 @@ static int parse_options(int argc, char **argv, struct options *o)
                 goto bad;
             break;
         case OPT_MESSAGES:
-            if (parse_u64(optarg, &u) < 0 || u > 10000000)
+            if (lg_parse_u64(optarg, &u) < 0 || u > 10000000)
                 goto bad;
             o->messages = (int)u;
             break;
         case OPT_RATE:
-            if (parse_double(optarg, &o->rate) < 0 || o->rate <= 0)
+            if (lg_parse_double(optarg, &o->rate) < 0 || o->rate <= 0)
                 goto bad;
             break;
         case OPT_SENDERS:
-            if (parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_SENDERS)
+            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_SENDERS)
                 goto bad;
             o->senders = (int)u;
             break;
         case OPT_CONTENT_SIZE:
-            if (parse_u64(optarg, &u) < 0 || u < 48 || u > 2000)
+            if (lg_parse_u64(optarg, &u) < 0 || u < 48 || u > 2000)
                 goto bad;
             o->content_size = (int)u;
             break;
         case OPT_DRAIN:
-            if (parse_double(optarg, &o->drain) < 0)
+            if (lg_parse_double(optarg, &o->drain) < 0)
                 goto bad;
             break;
         case OPT_SRC_BASE: {
@@ -522,12 +407,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         }
         case OPT_PER_ADDR:
-            if (parse_u64(optarg, &u) < 0 || u < 1 || u > 28000)
+            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 28000)
                 goto bad;
             o->per_addr = (int)u;
             break;
         case OPT_INTENTS:
-            if (parse_u64(optarg, &u) < 0 || u > INT32_MAX)
+            if (lg_parse_u64(optarg, &u) < 0 || u > INT32_MAX)
                 goto bad;
             o->intents = (long)u;
             break;
@@ -537,12 +422,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->path = optarg;
             break;
         case OPT_SERVER_PID:
-            if (parse_u64(optarg, &u) < 0 || u < 1 || u > INT32_MAX)
+            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > INT32_MAX)
                 goto bad;
             o->server_pid = (long)u;
             break;
         case OPT_SEED:
-            if (parse_u64(optarg, &o->seed) < 0)
+            if (lg_parse_u64(optarg, &o->seed) < 0)
                 goto bad;
             break;
         case OPT_VERBOSE:
@@ -576,45 +461,6 @@ bad:
 }
 
 /* ---- /proc readings ------------------------------------------------------------------------ */
-
-/* utime+stime of a process in seconds, from /proc/PID/stat; -1 when unreadable. */
-static double proc_cpu_seconds(long pid)
-{
-    char path[64], buf[2048];
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    f = fopen(path, "r");
-    if (!f)
-        return -1;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* The command name (field 2) may hold spaces and parentheses: skip to the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return -1;
-    p++;
-    unsigned long long utime = 0, stime = 0;
-    for (int field = 3; field <= 15; field++) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            return -1;
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (field == 14)
-            utime = v;
-        if (field == 15)
-            stime = v;
-        p = end;
-        while (*p && *p != ' ')
-            p++;
-    }
-    long ticks = sysconf(_SC_CLK_TCK);
-    return (double)(utime + stime) / (double)(ticks > 0 ? ticks : 100);
-}
 
 /* VmRSS and VmHWM of a process in KiB; -1 when unreadable. */
 static void proc_memory_kib(long pid, long *rss, long *hwm)
@@ -651,15 +497,6 @@ static long proc_fd_count(long pid)
         n += e->d_name[0] != '.';
     closedir(d);
     return n;
-}
-
-static double self_cpu_seconds(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* ---- a tiny JSON scanner ------------------------------------------------------------------ */
@@ -885,8 +722,8 @@ struct load {
     /* counters */
     uint64_t guild_creates, dispatches, other_dispatches, message_creates, seq_gaps;
     uint64_t beats, acks, acks_late, pings, binary_frames, frames_in, bytes_in;
-    struct hist connect_ready; /* connect() to READY */
-    struct hist hb_rtt;        /* heartbeat to ACK */
+    struct lg_hist connect_ready; /* connect() to READY */
+    struct lg_hist hb_rtt;        /* heartbeat to ACK */
 
     /* latency */
     bool sending;
@@ -899,19 +736,11 @@ struct load {
     uint32_t *msg_count;          /* per message: deliveries */
     uint64_t deliveries, foreign; /* timed deliveries; lat: from another run */
     int expected_per_msg;
-    struct hist lat;      /* (arrival - send) per delivery */
-    struct hist complete; /* per message: last arrival - send */
-    struct hist ack;      /* POST round trip */
+    struct lg_hist lat;      /* (arrival - send) per delivery */
+    struct lg_hist complete; /* per message: last arrival - send */
+    struct lg_hist ack;      /* POST round trip */
     bool reported_post;
 };
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static void xfail(const char *what)
 {
@@ -1041,7 +870,7 @@ static size_t frame_build(struct load *l, int opcode, const char *payload, size_
         frame[h++] = (char)(len >> 8);
         frame[h++] = (char)(len & 0xff);
     }
-    uint64_t r = splitmix64(&l->rng);
+    uint64_t r = lg_splitmix64(&l->rng);
     unsigned char mask[4] = {(unsigned char)r, (unsigned char)(r >> 8), (unsigned char)(r >> 16),
                              (unsigned char)(r >> 24)};
     memcpy(frame + h, mask, 4);
@@ -1101,7 +930,7 @@ static void conn_send_upgrade(struct load *l, struct gw_conn *c)
     unsigned char raw[16];
 
     for (int i = 0; i < 16; i += 8) {
-        uint64_t r = splitmix64(&l->rng);
+        uint64_t r = lg_splitmix64(&l->rng);
         memcpy(raw + i, &r, 8);
     }
     base64_encode(raw, sizeof(raw), c->key);
@@ -1124,12 +953,11 @@ static void conn_start(struct load *l, struct gw_conn *c, uint64_t now)
     c->gen++;
     l->started++;
     l->inflight++;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = lg_tcp_socket(AF_INET);
     if (c->fd < 0) {
         conn_finish(l, c, F_CONNECT, strerror(errno));
         return;
     }
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
     src.sin_addr.s_addr = htonl(src_addr_for(l, (int)(c - l->conns)));
     if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
@@ -1220,14 +1048,14 @@ static void note_message(struct load *l, const char *d, size_t dlen, uint64_t no
         l->foreign++;
         return;
     }
-    hist_record(&l->lat, now - sent);
+    lg_hist_record(&l->lat, now - sent);
     l->deliveries++;
     l->msg_count[idx]++;
     if (now > l->msg_last[idx])
         l->msg_last[idx] = now;
     l->t_last_delivery = now;
     if ((int)l->msg_count[idx] == l->expected_per_msg)
-        hist_record(&l->complete, now - sent);
+        lg_hist_record(&l->complete, now - sent);
 }
 
 /* One complete text payload (or the first fragment of one). */
@@ -1256,7 +1084,7 @@ static void handle_payload(struct load *l, struct gw_conn *c, const char *p, siz
                 l->inflight--;
                 l->ready++;
                 l->ever_ready++;
-                hist_record(&l->connect_ready, now - c->t_start);
+                lg_hist_record(&l->connect_ready, now - c->t_start);
             }
         } else if (pl.t && span_eq(pl.t, pl.t_len, "GUILD_CREATE")) {
             l->guild_creates++;
@@ -1285,14 +1113,14 @@ static void handle_payload(struct load *l, struct gw_conn *c, const char *p, siz
         if (!l->hb_interval_ns)
             l->hb_interval_ns = iv;
         /* The first beat at a random point of the interval, as Discord's clients do. */
-        c->next_beat = now + splitmix64(&l->rng) % iv;
+        c->next_beat = now + lg_splitmix64(&l->rng) % iv;
         c->state = GW_IDENTIFYING;
         conn_send_text(l, c, l->identify, l->identify_len);
         break;
     }
     case 11: /* HEARTBEAT_ACK */
         if (c->beat_sent) {
-            hist_record(&l->hb_rtt, now - c->beat_sent);
+            lg_hist_record(&l->hb_rtt, now - c->beat_sent);
             c->beat_sent = 0;
         }
         l->acks++;
@@ -1439,7 +1267,7 @@ static void conn_readable(struct load *l, struct gw_conn *c)
         conn_finish(l, c, F_EOF, "the server closed the connection without a close frame");
         return;
     }
-    now = now_ns();
+    now = lg_now_ns();
     if (c->in_len > 0) {
         c->in_len += (uint32_t)n;
         used = conn_consume(l, c, c->in, c->in_len, now, &need);
@@ -1544,15 +1372,12 @@ static void sender_down(struct load *l, struct sender *s, const char *why)
 
 static void sender_connect(struct load *l, struct sender *s)
 {
-    int one = 1;
-
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    s->fd = lg_tcp_socket(AF_INET);
     if (s->fd < 0) {
         sender_down(l, s, strerror(errno));
         return;
     }
     s->gen++;
-    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(s->fd, (struct sockaddr *)&l->dst, sizeof(l->dst)) < 0 && errno != EINPROGRESS) {
         sender_down(l, s, strerror(errno));
         return;
@@ -1597,7 +1422,7 @@ static void sender_post(struct load *l, struct sender *s, int idx)
 {
     const struct options *o = &l->opt;
     char content[2048 + 64];
-    uint64_t t = now_ns();
+    uint64_t t = lg_now_ns();
     int n = snprintf(content, sizeof(content), "lat:%" PRIu64 ":%s:%d:", t, l->nonce, idx);
 
     for (; n < o->content_size; n++)
@@ -1695,10 +1520,10 @@ static void sender_readable(struct load *l, struct sender *s)
         sender_down(l, s, "malformed response");
         return;
     }
-    uint64_t now = now_ns();
+    uint64_t now = lg_now_ns();
     if (status >= 200 && status < 300) {
         l->acked++;
-        hist_record(&l->ack, now - s->t_sent);
+        lg_hist_record(&l->ack, now - s->t_sent);
         l->t_last_ack = now;
     } else {
         l->post_errors++;
@@ -1769,7 +1594,7 @@ static void senders_tick(struct load *l, uint64_t now)
         if (now - due > l->send_lag_max)
             l->send_lag_max = now - due;
         sender_post(l, idle, l->next_msg++);
-        now = now_ns();
+        now = lg_now_ns();
     }
 }
 
@@ -1822,7 +1647,7 @@ static int setup(struct load *l)
     if (!l->src_base) {
         /* 127.X.Y.1 with X in 2..253 from the time and pid: a fresh range every run. */
         uint64_t st = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
-        uint64_t v = splitmix64(&st);
+        uint64_t v = lg_splitmix64(&st);
         l->src_base =
             (127u << 24) | (uint32_t)(2 + v % 252) << 16 | (uint32_t)((v >> 16) & 0xff) << 8 | 1u;
     }
@@ -1834,7 +1659,7 @@ static int setup(struct load *l)
         return -1;
     }
 
-    uint64_t nv = splitmix64(&l->rng);
+    uint64_t nv = lg_splitmix64(&l->rng);
     snprintf(l->nonce, sizeof(l->nonce), "%016" PRIx64, nv);
     int n = snprintf(l->identify, sizeof(l->identify),
                      "{\"op\":2,\"d\":{\"token\":\"%s\",\"intents\":%ld,\"properties\":"
@@ -1895,7 +1720,7 @@ struct phase_marks {
 
 static double srv_cpu(const struct load *l)
 {
-    return l->opt.server_pid ? proc_cpu_seconds(l->opt.server_pid) : -1;
+    return l->opt.server_pid ? lg_proc_cpu_seconds(l->opt.server_pid) : -1;
 }
 
 static void report(struct load *l, const struct phase_marks *m)
@@ -1995,7 +1820,7 @@ static void report(struct load *l, const struct phase_marks *m)
         printf("  generator CPU while sending: %.2f s = %.2f us per delivery\n",
                m->gen_cpu_send1 - m->gen_cpu_send0, gen_us_per_delivery);
     }
-    printf("  generator: cpu %.2f s, max rss %ld KiB\n", self_cpu_seconds(), ru.ru_maxrss);
+    printf("  generator: cpu %.2f s, max rss %ld KiB\n", lg_self_cpu_seconds(), ru.ru_maxrss);
     if (l->first_close[0])
         printf("  first close frame: %s\n", l->first_close);
     for (int code = 0; code < CLOSE_CODES; code++) {
@@ -2034,7 +1859,7 @@ static void report(struct load *l, const struct phase_marks *m)
                l->lat.n ? l->lat.sum / (double)l->lat.n / (double)NS_PER_MS : 0,
                hist_ms(&l->complete, 0.5), hist_ms(&l->complete, 0.99), hist_ms(&l->ack, 0.5),
                hist_ms(&l->ack, 0.99), send_cpu, us_per_msg, us_per_delivery, gen_us_per_delivery);
-    printf(" gen_cpu_s=%.3f gen_maxrss_kib=%ld\n", self_cpu_seconds(), ru.ru_maxrss);
+    printf(" gen_cpu_s=%.3f gen_maxrss_kib=%ld\n", lg_self_cpu_seconds(), ru.ru_maxrss);
 }
 
 static int run(struct load *l)
@@ -2064,13 +1889,13 @@ static int run(struct load *l)
         }
     }
     m.srv_cpu_start = srv_cpu(l);
-    l->t_begin = now_ns();
+    l->t_begin = lg_now_ns();
     next_timers = l->t_begin;
     next_progress = l->t_begin + NS_PER_SEC;
 
     while (phase != P_DONE) {
-        uint64_t now = now_ns();
-        if (interrupted) {
+        uint64_t now = lg_now_ns();
+        if (lg_interrupted) {
             fprintf(stderr, "hearth-gwload: interrupted\n");
             break;
         }
@@ -2120,7 +1945,7 @@ static int run(struct load *l)
                 l->expected_per_msg = l->ready;
                 l->t_send0 = now + NS_PER_SEC / 2; /* the senders connect meanwhile */
                 m.srv_cpu_send0 = srv_cpu(l);
-                m.gen_cpu_send0 = self_cpu_seconds();
+                m.gen_cpu_send0 = lg_self_cpu_seconds();
                 fprintf(stderr, "hearth-gwload: posting %d messages at %.1f/s to %d sessions\n",
                         o->messages, o->rate, l->ready);
             } else {
@@ -2135,7 +1960,7 @@ static int run(struct load *l)
                            l->acked + l->post_errors >= l->posted && now > l->t_last_ack + drain_ns;
             if (all_in || drained) {
                 m.srv_cpu_send1 = srv_cpu(l);
-                m.gen_cpu_send1 = self_cpu_seconds();
+                m.gen_cpu_send1 = lg_self_cpu_seconds();
                 m.send_secs = (double)(now - l->t_send0) / (double)NS_PER_SEC;
                 if (!all_in)
                     fprintf(stderr,
@@ -2167,10 +1992,10 @@ static int run(struct load *l)
         if (m.rss_held < 0 && o->server_pid)
             proc_memory_kib(o->server_pid, &m.rss_held, &m.hwm_end);
         if (!m.ramp_secs)
-            m.ramp_secs = (double)(now_ns() - l->t_begin) / (double)NS_PER_SEC;
+            m.ramp_secs = (double)(lg_now_ns() - l->t_begin) / (double)NS_PER_SEC;
         if (phase == P_SEND) {
             m.srv_cpu_send1 = srv_cpu(l);
-            m.gen_cpu_send1 = self_cpu_seconds();
+            m.gen_cpu_send1 = lg_self_cpu_seconds();
         }
     }
     l->not_opened = ramp_cut;
@@ -2185,14 +2010,11 @@ static int run(struct load *l)
 int main(int argc, char **argv)
 {
     static struct load l; /* the histograms are ~100 KiB each: keep them off the stack */
-    struct sigaction sa = {.sa_handler = on_signal};
 
     if (parse_options(argc, argv, &l.opt) < 0)
         return 2;
     l.rng = l.opt.seed;
-    signal(SIGPIPE, SIG_IGN);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    lg_signals_init();
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (setup(&l) < 0)
         return 2;
