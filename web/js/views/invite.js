@@ -87,7 +87,16 @@ export async function openInvite(code) {
     return;
   }
   const g = inv.guild || {};
-  const already = state.guilds.has(g.id);
+  // Right after a page load the gateway may not have listed the user's servers yet: ask
+  // the server rather than offer to join one the user is already in.
+  let already = state.guilds.has(g.id);
+  if (!already) {
+    try {
+      already = (await get('/users/@me/guilds')).some((x) => x.id === g.id);
+    } catch {
+      already = false;
+    }
+  }
   const join = h('button.primary.block', { type: 'button', autofocus: true }, already ? 'Go to server' : 'Accept Invite');
   body.removeAttribute('aria-busy');
   body.replaceChildren(
