@@ -279,3 +279,56 @@ class GatewayClient:
 
 def dispatches(payloads: list[dict], t: str | None = None) -> list[dict]:
     return [p for p in payloads if p["op"] == 0 and (t is None or p["t"] == t)]
+
+
+class DispatchRecorder:
+    """A minimal gateway session for REST tests: IDENTIFY with every intent, then record
+    every dispatch in order (`seen`), so a test can wait for one and check the others."""
+
+    def __init__(self, server):
+        self.url = f"ws://127.0.0.1:{server.port}/gateway?v=10&encoding=json"
+        self.seen: list[tuple[str, dict]] = []
+        self.ws = None
+
+    async def open(self, token: str) -> dict:
+        self.ws = await asyncio.wait_for(
+            websockets.connect(self.url, max_size=None, compression=None, ping_interval=None,
+                               close_timeout=2), 5)
+        hello = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
+        assert hello["op"] == 10, hello
+        await self.ws.send(json.dumps({"op": 2, "d": {
+            "token": token, "intents": (1 << 26) - 1,
+            "properties": {"os": "linux", "browser": "e2e", "device": "e2e"}}}))
+        ready = await self.wait("READY")
+        for _ in ready["guilds"]:
+            await self.wait("GUILD_CREATE")
+        self.seen.clear()
+        return ready
+
+    async def wait(self, t: str, pred=lambda d: True, timeout: float = 5.0) -> dict:
+        """The next dispatch of type t satisfying pred (everything read is kept in seen)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"no {t} within {timeout} s; saw {[x for x, _ in self.seen]}")
+            try:
+                p = json.loads(await asyncio.wait_for(self.ws.recv(), left))
+            except asyncio.TimeoutError:
+                continue
+            if p.get("op") != 0:
+                continue
+            self.seen.append((p["t"], p["d"]))
+            if p["t"] == t and pred(p["d"]):
+                return p["d"]
+
+    def got(self, t: str, pred=lambda d: True) -> list[dict]:
+        return [d for x, d in self.seen if x == t and pred(d)]
+
+    async def close(self):
+        if self.ws is not None:
+            try:
+                await asyncio.wait_for(self.ws.close(), 3)
+            except Exception:
+                self.ws.transport.abort()

@@ -9,11 +9,10 @@ gateway part checks that DM events reach the recipients and nobody else.
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
-import websockets
 
+from gateway_client import DispatchRecorder as Gateway
 from harness import Api, assert_snowflake, err, form_err, new_user, ok
 
 UNKNOWN_ID = "999999999999999999"
@@ -22,58 +21,6 @@ GROUP_KEYS = DM_KEYS | {"name", "icon", "owner_id"}
 
 
 # --------------------------------------------------------------------------- gateway
-
-
-class Gateway:
-    """A minimal gateway session: IDENTIFY, then record every dispatch in order."""
-
-    def __init__(self, server):
-        self.url = f"ws://127.0.0.1:{server.port}/gateway?v=10&encoding=json"
-        self.seen: list[tuple[str, dict]] = []
-        self.ws = None
-
-    async def open(self, token: str) -> dict:
-        self.ws = await asyncio.wait_for(
-            websockets.connect(self.url, max_size=None, compression=None, ping_interval=None,
-                               close_timeout=2), 5)
-        hello = json.loads(await asyncio.wait_for(self.ws.recv(), 5))
-        assert hello["op"] == 10, hello
-        await self.ws.send(json.dumps({"op": 2, "d": {
-            "token": token, "intents": (1 << 26) - 1,
-            "properties": {"os": "linux", "browser": "e2e", "device": "e2e"}}}))
-        ready = await self.wait("READY")
-        for _ in ready["guilds"]:
-            await self.wait("GUILD_CREATE")
-        self.seen.clear()
-        return ready
-
-    async def wait(self, t: str, pred=lambda d: True, timeout: float = 5.0) -> dict:
-        """The next dispatch of type t satisfying pred (everything read is kept in seen)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AssertionError(f"no {t} within {timeout} s; saw {[x for x, _ in self.seen]}")
-            try:
-                p = json.loads(await asyncio.wait_for(self.ws.recv(), left))
-            except asyncio.TimeoutError:
-                continue
-            if p.get("op") != 0:
-                continue
-            self.seen.append((p["t"], p["d"]))
-            if p["t"] == t and pred(p["d"]):
-                return p["d"]
-
-    def got(self, t: str, pred=lambda d: True) -> list[dict]:
-        return [d for x, d in self.seen if x == t and pred(d)]
-
-    async def close(self):
-        if self.ws is not None:
-            try:
-                await asyncio.wait_for(self.ws.close(), 3)
-            except Exception:
-                self.ws.transport.abort()
 
 
 def run(coro):
