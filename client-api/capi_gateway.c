@@ -29,6 +29,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static void ws_ensure(struct gw_conn *c);
@@ -133,44 +134,20 @@ void gw_conn_close(struct gw_conn *c, uint16_t code, const char *reason)
     gw_conn_mark_dirty(c);
 }
 
-/* Queues one gateway payload, compressed for zlib-stream connections. */
 void gw_conn_send(struct gw_conn *c, const char *text, size_t len)
 {
     if (c->closing || c->dead)
         return;
-    struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)text, len};
-    unsigned char *zbuf = NULL;
-    if (c->z) {
-        size_t cap = deflateBound(c->z, (uLong)len) + 16;
-        zbuf = hs_xmalloc(cap);
-        c->z->next_in = (Bytef *)text;
-        c->z->avail_in = (uInt)len;
-        c->z->next_out = zbuf;
-        c->z->avail_out = (uInt)cap;
-        int zrc = deflate(c->z, Z_SYNC_FLUSH);
-        HS_ASSERT(zrc == Z_OK && c->z->avail_in == 0);
-        msg.opcode = WSLAY_BINARY_FRAME;
-        msg.msg = zbuf;
-        msg.msg_length = cap - c->z->avail_out;
-    }
-    ws_ensure(c);
-    wslay_event_queue_msg(c->ws, &msg);
-    free(zbuf);
+    struct gw_ctl *m = hs_xmalloc(sizeof(*m) + len);
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->data, text, len);
+    if (c->ctl_tail)
+        c->ctl_tail->next = m;
+    else
+        c->ctl = m;
+    c->ctl_tail = m;
     gw_conn_mark_dirty(c);
-    size_t max = (size_t)c->gw->cfg->gateway_max_queued_bytes;
-    /* One batch of events (a group commit) may pass the bound by itself: write what the
-     * socket takes now, and call the consumer slow only if that much still waits. */
-    if (wslay_event_get_queued_msg_length(c->ws) > max && wslay_event_send(c->ws) != 0) {
-        gw_conn_kill(c);
-        return;
-    }
-    if (wslay_event_get_queued_msg_length(c->ws) > max) {
-        /* A consumer that cannot keep up is cut off rather than allowed to grow memory; its
-         * session stays resumable and the ring holds what it missed. */
-        hs_log(HS_LOG_WARN, "gateway", "closing a slow consumer (%zu bytes queued)",
-               wslay_event_get_queued_msg_length(c->ws));
-        gw_conn_kill(c);
-    }
 }
 
 void gw_conn_send_json(struct gw_conn *c, json_t *payload /* takes */)
@@ -181,7 +158,6 @@ void gw_conn_send_json(struct gw_conn *c, json_t *payload /* takes */)
     free(text);
 }
 
-/* Appends a dispatch to the session's ring and sends it when connected. d is JSON text. */
 /* ------------------------------------------------------------------ wslay glue */
 
 static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
@@ -196,12 +172,16 @@ static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         memcpy(buf, c->extra + c->extra_off, n);
         c->extra_off += n;
         c->in_read += n;
+        if (c->extra_off == c->extra_len) {
+            free(c->extra); /* consumed: nothing of the handshake stays with the connection */
+            c->extra = NULL;
+            c->extra_len = c->extra_off = 0;
+        }
         return (ssize_t)n;
     }
     ssize_t n = recv(c->fd, buf, len, 0);
     if (n > 0) {
         c->in_read += (uint64_t)n;
-        c->io_ms = gw_now_ms();
         return n;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -211,21 +191,14 @@ static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     return -1;
 }
 
+/* wslay's control frames go to the flush buffer like everything else (fill()). */
 static ssize_t ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *user_data)
 {
     struct gw_conn *c = user_data;
-    int sflags = MSG_NOSIGNAL | ((flags & WSLAY_MSG_MORE) ? MSG_MORE : 0);
-    ssize_t n = send(c->fd, data, len, sflags);
-    if (n >= 0) {
-        c->io_ms = gw_now_ms();
-        return n;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    else
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
+    (void)ctx;
+    (void)flags;
+    return gw_out_append(c->out, data, len);
 }
 
 static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
@@ -273,9 +246,11 @@ static const struct wslay_event_callbacks ws_callbacks = {
 };
 
 /*
- * An idle connection holds no wslay context (about 9 KiB each): it is made when bytes
- * arrive or a frame is queued, and given back when nothing is queued to send and no
- * partial frame has been read (DESIGN.md §3).
+ * A connection holds a wslay context (about 9 KiB) only while it reads: it is made when
+ * bytes arrive (or a close is queued) and given back at the end of the flush that follows,
+ * once no control frame waits and no partial frame has been read (DESIGN.md §3). Output
+ * does not use it (fill()), so a session that only receives, or heartbeats now and then,
+ * keeps none.
  */
 static void ws_ensure(struct gw_conn *c)
 {
@@ -288,10 +263,10 @@ static void ws_ensure(struct gw_conn *c)
     c->in_fragmented = 0;
 }
 
-static void ws_release_if_idle(struct gw_conn *c)
+void gw_ws_release_if_idle(struct gw_conn *c)
 {
-    if (c->ws && !c->closing && !wslay_event_want_write(c->ws) && c->in_read == c->in_framed &&
-        !c->in_fragmented && c->extra_off == c->extra_len) {
+    if (c->ws && !c->in_recv && !c->closing && !wslay_event_want_write(c->ws) &&
+        c->in_read == c->in_framed && !c->in_fragmented && c->extra_off == c->extra_len) {
         wslay_event_context_free(c->ws);
         c->ws = NULL;
     }
@@ -336,37 +311,16 @@ static void conn_drop(struct gw_conn *c)
         gw->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    while (c->ctl) {
+        struct gw_ctl *m = c->ctl;
+        c->ctl = m->next;
+        free(m);
+    }
+    free(c->obuf);
     free(c->extra);
     free(c->params.host);
-    free(c);
+    hs_slab_put(gw->conn_slab, c);
     gw->nconns--;
-}
-
-/* Sends what is queued and updates the epoll interest; marks the connection dead when it
- * is finished. */
-static void conn_flush(struct gw_conn *c)
-{
-    if (c->dead)
-        return;
-    int want_read = !c->closing, want_write = 0;
-    if (c->ws) {
-        if (wslay_event_send(c->ws) != 0) {
-            gw_conn_kill(c);
-            return;
-        }
-        want_read = wslay_event_want_read(c->ws) && !c->closing;
-        want_write = wslay_event_want_write(c->ws);
-        if ((c->closing && !want_write) || (!want_read && !want_write)) {
-            gw_conn_kill(c);
-            return;
-        }
-    }
-    uint32_t ev = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0) | EPOLLRDHUP;
-    if (ev != c->ep_events) {
-        struct epoll_event e = {.events = ev, .data.ptr = c};
-        epoll_ctl(c->gw->epfd, EPOLL_CTL_MOD, c->fd, &e);
-        c->ep_events = ev;
-    }
 }
 
 static void conn_readable(struct gw_conn *c)
@@ -374,7 +328,10 @@ static void conn_readable(struct gw_conn *c)
     if (c->dead)
         return;
     ws_ensure(c);
-    if (wslay_event_recv(c->ws) != 0) {
+    c->in_recv = 1;
+    int rc = wslay_event_recv(c->ws);
+    c->in_recv = 0;
+    if (rc != 0) {
         gw_conn_kill(c);
         return;
     }
@@ -383,7 +340,7 @@ static void conn_readable(struct gw_conn *c)
 
 static void adopt(capi_gateway *gw, struct gw_msg *m)
 {
-    struct gw_conn *c = hs_xcalloc(1, sizeof(*c));
+    struct gw_conn *c = hs_slab_alloc(gw->conn_slab);
     c->gw = gw;
     c->fd = m->fd;
     c->params = m->params;
@@ -444,10 +401,6 @@ static void sweep(capi_gateway *gw)
     for (struct gw_conn *c = gw->conns; c; c = c->next) {
         if (c->dead)
             continue;
-        /* Quiet for two seconds: the wslay context goes back (it is made again on demand;
-         * releasing it after every burst would cost more than it saves). */
-        if (c->ws && now - c->io_ms >= 2000)
-            ws_release_if_idle(c);
         if (c->closing) {
             if (now - c->closing_ms > GW_CLOSE_GRACE_MS)
                 gw_conn_kill(c);
@@ -462,6 +415,7 @@ static void sweep(capi_gateway *gw)
      * give it back now and then so the process's size follows its sessions. */
     if (now - gw->last_trim_ms >= 30000) {
         gw->last_trim_ms = now;
+        gw_out_shrink(gw);
         malloc_trim(0);
     }
     uint64_t keep = (uint64_t)gw->cfg->gateway_resume_seconds * 1000;
@@ -474,12 +428,7 @@ static void sweep(capi_gateway *gw)
 
 static void flush_and_reap(capi_gateway *gw)
 {
-    while (gw->dirty) {
-        struct gw_conn *c = gw->dirty;
-        gw->dirty = c->next_dirty;
-        c->dirty = 0;
-        conn_flush(c);
-    }
+    gw_flush_dirty(gw);
     while (gw->dead) {
         struct gw_conn *c = gw->dead;
         gw->dead = c->next_dead;
@@ -573,11 +522,14 @@ capi_gateway *capi_gateway_new(hs_core *core)
     gw->core = core;
     gw->cfg = hs_core_config(core);
     pthread_mutex_init(&gw->lock, NULL);
+    gw->conn_slab = hs_slab_new(sizeof(struct gw_conn));
+    gw->sess_slab = hs_slab_new(sizeof(struct gw_session));
     gw->epfd = epoll_create1(EPOLL_CLOEXEC);
     gw->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     HS_ASSERT(gw->epfd >= 0 && gw->evfd >= 0);
     struct epoll_event e = {.events = EPOLLIN, .data.ptr = gw};
     epoll_ctl(gw->epfd, EPOLL_CTL_ADD, gw->evfd, &e);
+    gw_writers_start(gw);
     if (pthread_create(&gw->thread, NULL, gateway_main, gw) != 0)
         HS_BUG("cannot start the gateway thread");
     gw->bus_sub = hs_bus_subscribe(hs_core_bus(core), on_bus_event, gw);
@@ -596,6 +548,7 @@ void capi_gateway_free(capi_gateway *gw)
     ssize_t w = write(gw->evfd, &one, sizeof(one));
     (void)w;
     pthread_join(gw->thread, NULL);
+    gw_writers_stop(gw);
     for (struct gw_msg *m = gw->head, *next; m; m = next) {
         next = m->next;
         if (m->fd >= 0)
@@ -609,5 +562,7 @@ void capi_gateway_free(capi_gateway *gw)
     close(gw->epfd);
     close(gw->evfd);
     pthread_mutex_destroy(&gw->lock);
+    hs_slab_free(gw->conn_slab);
+    hs_slab_free(gw->sess_slab);
     free(gw);
 }

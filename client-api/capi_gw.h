@@ -5,9 +5,12 @@
  *   capi_gw_session.c sessions, their guilds, the replay ring, presence, GUILD_CREATE
  *   capi_gw_ops.c     what clients send: IDENTIFY, RESUME, heartbeats, op 3, op 8
  *   capi_gw_events.c  committed events: who hears each one (spec/client-api.md §6.4)
+ *   capi_gw_out.c     output: frames into flush buffers, one send() per connection per
+ *                     flush, writer threads sharing a large flush
  *
  * Everything here belongs to the gateway thread, except the inbox (post) and the bus
- * callback, which other threads call.
+ * callback, which other threads call, and the connections a writer thread flushes while
+ * the gateway thread waits for it (capi_gw_out.c).
  */
 #ifndef CAPI_GW_H
 #define CAPI_GW_H
@@ -15,10 +18,12 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <wslay/wslay.h>
 #include <zlib.h>
 
 #include "capi_gateway.h"
+#include "hs_slab.h"
 
 #define GW_MAX_PAYLOAD 4096      /* Discord's limit on a client payload */
 #define GW_WSLAY_MAX (64 * 1024) /* larger messages are refused by wslay itself (1009) */
@@ -59,14 +64,44 @@ struct gw_msg {
     struct gw_msg *next;
 };
 
-struct gw_frame {
+/*
+ * A dispatch's bytes, serialised once and shared (by reference count) by every session that
+ * gets it: the envelope before the sequence number, {"t":"TYPE","s":, and after it,
+ * ,"op":0,"d":DATA}. A session's frame is prefix + its own sequence number + suffix, put
+ * together only when it is written to the socket.
+ */
+struct gw_body {
+    uint32_t refs;
+    uint32_t plen, slen;
+    char data[]; /* prefix, then suffix */
+};
+
+/* One entry of a session's replay ring. */
+struct gw_slot {
     uint64_t seq;
+    struct gw_body *b;
+};
+
+/* A payload other than a dispatch (HELLO, heartbeat ACK, INVALID_SESSION), waiting for the
+ * connection's next flush. */
+struct gw_ctl {
+    struct gw_ctl *next;
     size_t len;
     char data[];
 };
 
 struct gw_conn;
 struct gw_session;
+
+/* Where a thread puts the frames of one flush before one send(): wslay's frame writer, whose
+ * send callback appends to buf, and a buffer for zlib-stream output before it is framed. */
+struct gw_out {
+    wslay_frame_context_ptr fctx;
+    char *buf;
+    size_t len, cap;
+    unsigned char *zbuf;
+    size_t zcap;
+};
 
 /*
  * A guild as the gateway sees it: the sessions that hear it (so an event visits only them)
@@ -103,6 +138,7 @@ struct gw_pcache {
     int guild_level;
 };
 
+#define GW_GUILDS_INLINE 2 /* guild entries kept inside the session */
 struct gw_session {
     char id[33];
     uint64_t user_id;
@@ -111,11 +147,12 @@ struct gw_session {
     uint64_t intents;
     int shard_id, shard_count;
     uint64_t seq;
-    uint64_t acked;         /* the last seq the client acknowledged in a heartbeat */
-    struct gw_frame **ring; /* the last dispatches not yet acknowledged, for RESUME */
+    uint64_t acked;       /* the last seq the client acknowledged in a heartbeat */
+    struct gw_slot *ring; /* the last dispatches not yet acknowledged, for RESUME */
     size_t ring_cap, ring_start, ring_len, ring_bytes;
-    struct gw_guild_ref *guilds; /* sorted by gid */
+    struct gw_guild_ref *guilds; /* sorted by gid; guilds_inline while they fit */
     size_t nguilds, capguilds;
+    struct gw_guild_ref guilds_inline[GW_GUILDS_INLINE];
     struct gw_pcache pcache[GW_PCACHE];
     struct gw_conn *conn;
     uint64_t detached_ms;
@@ -139,17 +176,23 @@ struct gw_conn {
     int rl_count;
     int closing;
     uint64_t closing_ms;
-    int dead;       /* drop at the end of this batch (on gw->dead) */
-    uint64_t io_ms; /* last time bytes moved; an idle connection gives its wslay context back */
+    int dead; /* drop at the end of this batch (on gw->dead) */
     struct gw_conn *next_dead;
-    int dirty;       /* has queued output to flush */
+    int dirty;     /* has output to flush */
+    uint64_t sent; /* the session's last seq written out (to the socket or obuf) */
+    char *obuf;    /* bytes the socket did not take yet (then nothing more is written) */
+    size_t obuf_len, obuf_off;
+    struct gw_ctl *ctl, *ctl_tail; /* payloads other than dispatches, in order */
     int end_session; /* the session ends with this connection (client closed 1000/1001) */
     uint32_t ep_events;
     z_stream *z;
     /* Input accounting that lets an idle connection give its wslay context back: bytes
      * handed to wslay, and bytes of the frames it has started (header + payload). */
     uint64_t in_read, in_framed;
-    int in_fragmented; /* a data message whose last frame has not arrived */
+    int in_fragmented;  /* a data message whose last frame has not arrived */
+    int in_recv;        /* inside wslay_event_recv (its context must stay) */
+    struct gw_out *out; /* the flush buffer of the thread flushing it, during a flush */
+    int flush_failed;   /* a writer thread found the socket broken: kill after the flush */
     struct gw_conn *prev, *next;
     struct gw_conn *next_dirty;
 };
@@ -167,6 +210,7 @@ struct capi_gateway {
     struct gw_conn *dead; /* connections to drop at the end of this batch */
     struct gw_session *sessions;
     size_t nsessions, nconns;
+    hs_slab *conn_slab, *sess_slab; /* where connections and sessions live (hs_slab.h) */
     hs_db *db;
     int bus_sub;
     uint64_t last_sweep_ms;
@@ -178,6 +222,17 @@ struct capi_gateway {
     uint64_t dm_epoch;     /* moves when any DM's recipients change */
     int stopping_sessions; /* shutting down: sessions end without consequences */
     uint64_t last_trim_ms;
+    /* Output (capi_gw_out.c): the gateway thread's flush buffer, and the writer threads
+     * that take shares of a large flush while the gateway thread waits. */
+    struct gw_out out;
+    struct gw_writer *writers;
+    int nwriters;
+    pthread_mutex_t wlock;
+    pthread_cond_t wgo, wdone;
+    uint64_t wround;
+    int wpending, wstop;
+    struct gw_conn **batch; /* the connections of the flush in progress */
+    size_t batch_cap;
 };
 
 struct route;
@@ -188,7 +243,24 @@ uint64_t gw_now_ms(void);
 void gw_conn_kill(struct gw_conn *c);
 void gw_conn_mark_dirty(struct gw_conn *c);
 void gw_conn_close(struct gw_conn *c, uint16_t code, const char *reason);
+/* Queues a payload that is not a dispatch (it is written before the connection's pending
+ * dispatches at its next flush). */
 void gw_conn_send(struct gw_conn *c, const char *text, size_t len);
+/* A wslay context with nothing to do goes back (not from inside its own callbacks). */
+void gw_ws_release_if_idle(struct gw_conn *c);
+
+/* capi_gw_out.c */
+/* Writes the connection's pending output now (as much as the socket takes); the gateway
+ * thread. */
+void gw_conn_flush(struct gw_conn *c);
+/* Flushes every dirty connection, sharing a large batch with the writer threads. */
+void gw_flush_dirty(capi_gateway *gw);
+/* Appends bytes to a flush buffer (wslay's send callbacks). */
+ssize_t gw_out_append(struct gw_out *o, const uint8_t *data, size_t len);
+/* Gives back flush buffers grown for one big flush (the gateway thread, between flushes). */
+void gw_out_shrink(capi_gateway *gw);
+void gw_writers_start(capi_gateway *gw);
+void gw_writers_stop(capi_gateway *gw);
 void gw_conn_send_json(struct gw_conn *c, json_t *payload /* takes */);
 
 /* capi_gw_session.c */
@@ -210,6 +282,14 @@ uint64_t gw_session_perms(capi_gateway *gw, struct gw_session *s, uint64_t guild
 void gw_session_free(capi_gateway *gw, struct gw_session *s);
 void gw_session_acked(struct gw_session *s, uint64_t seq);
 struct gw_session *gw_session_find(capi_gateway *gw, const char *id);
+/* A shared dispatch body of type t with data d (JSON text); one reference. */
+struct gw_body *gw_body_new(const char *t, const char *d, size_t dlen);
+void gw_body_unref(struct gw_body *b);
+/* The length of b's frame for sequence number seq. */
+size_t gw_frame_len(uint64_t seq, const struct gw_body *b);
+/* Appends a dispatch to the session's ring (taking a reference on b) and, when connected,
+ * marks its connection for the flush that writes it. */
+void gw_dispatch_body(capi_gateway *gw, struct gw_session *s, struct gw_body *b);
 void gw_dispatch(capi_gateway *gw, struct gw_session *s, const char *t, const char *d, size_t dlen);
 void gw_dispatch_json(capi_gateway *gw, struct gw_session *s, const char *t, json_t *d);
 struct gw_session *gw_presence_source(capi_gateway *gw, uint64_t uid);

@@ -118,11 +118,25 @@ const struct route *gw_route_of(const char *type)
 
 /* The event's bytes for one session, serialised at most twice per event. */
 struct ev_text {
-    char *full, *blank;
+    struct gw_body *full, *blank;
 };
 
-static const char *text_for(struct ev_text *t, hs_event *ev, const struct gw_session *s,
-                            const struct route *r)
+static void ev_text_free(struct ev_text *t)
+{
+    gw_body_unref(t->full);
+    gw_body_unref(t->blank);
+}
+
+static struct gw_body *body_of(const char *type, json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT);
+    struct gw_body *b = gw_body_new(type, text, strlen(text));
+    free(text);
+    return b;
+}
+
+static struct gw_body *text_for(struct ev_text *t, hs_event *ev, const struct gw_session *s,
+                                const struct route *r)
 {
     if (r->has_content && s->bot && !(s->intents & I_MESSAGE_CONTENT) &&
         ev->actor_id != s->user_id && !mentions_user(ev->data, s->user_id)) {
@@ -139,13 +153,13 @@ static const char *text_for(struct ev_text *t, hs_event *ev, const struct gw_ses
             for (size_t i = 0; i < HS_ARRAY_LEN(lists); i++)
                 if (json_object_get(copy, lists[i]))
                     json_object_set_new(copy, lists[i], json_array());
-            t->blank = json_dumps(copy, JSON_COMPACT);
+            t->blank = body_of(ev->type, copy);
             json_decref(copy);
         }
         return t->blank;
     }
     if (!t->full)
-        t->full = json_dumps(ev->data, JSON_COMPACT);
+        t->full = body_of(ev->type, ev->data);
     return t->full;
 }
 
@@ -189,8 +203,7 @@ static void deliver(capi_gateway *gw, const struct route *r, hs_event *ev, struc
 {
     if ((intent != I_ALWAYS && !(s->intents & intent)) || !hears(gw, r, ev, s))
         return;
-    const char *text = text_for(t, ev, s, r);
-    gw_dispatch(gw, s, ev->type, text, strlen(text));
+    gw_dispatch_body(gw, s, text_for(t, ev, s, r));
 }
 
 /* A guild's event visits only the sessions in that guild; DM and self events visit all. */
@@ -214,8 +227,7 @@ static void fan_out(capi_gateway *gw, const struct route *r, hs_event *ev)
                 deliver(gw, r, ev, s, intent, &t);
         free(ids);
     }
-    free(t.full);
-    free(t.blank);
+    ev_text_free(&t);
 }
 
 /* A copy of a guild's session list, for loops that change it. Free with free(). */
@@ -240,11 +252,10 @@ static void member_added(capi_gateway *gw, const struct route *r, hs_event *ev)
     for (size_t i = 0; g && i < g->n; i++) {
         struct gw_session *s = g->members[i];
         if (s->user_id != uid && (s->intents & r->intent)) {
-            const char *text = text_for(&t, ev, s, r);
-            gw_dispatch(gw, s, ev->type, text, strlen(text));
+            gw_dispatch_body(gw, s, text_for(&t, ev, s, r));
         }
     }
-    free(t.full);
+    ev_text_free(&t);
     for (struct gw_session *s = gw_user_sessions(gw, uid); s; s = s->user_next) {
         if (!gw_session_has_guild(s, ev->guild_id) && gw_shard_owns(s, ev->guild_id)) {
             gw_session_add_guild(gw, s, ev->guild_id);
@@ -266,12 +277,11 @@ static void member_removed(capi_gateway *gw, const struct route *r, hs_event *ev
         if (s->user_id == uid) {
             gw_send_guild_delete(gw, s, ev->guild_id);
         } else if (s->intents & r->intent) {
-            const char *text = text_for(&t, ev, s, r);
-            gw_dispatch(gw, s, ev->type, text, strlen(text));
+            gw_dispatch_body(gw, s, text_for(&t, ev, s, r));
         }
     }
     free(list);
-    free(t.full);
+    ev_text_free(&t);
 }
 
 /* GUILD_MEMBER_UPDATE: to the guild with GUILD_MEMBERS, and to the member itself always. */
@@ -284,10 +294,9 @@ static void member_updated(capi_gateway *gw, const struct route *r, hs_event *ev
         struct gw_session *s = g->members[i];
         if (s->user_id != uid && !(s->intents & r->intent))
             continue;
-        const char *text = text_for(&t, ev, s, r);
-        gw_dispatch(gw, s, ev->type, text, strlen(text));
+        gw_dispatch_body(gw, s, text_for(&t, ev, s, r));
     }
-    free(t.full);
+    ev_text_free(&t);
 }
 
 static void guild_deleted(capi_gateway *gw, hs_event *ev)

@@ -103,7 +103,7 @@ static void op_identify(struct gw_conn *c, json_t *d)
         shard_count = (int)n;
     }
 
-    struct gw_session *s = hs_xcalloc(1, sizeof(*s));
+    struct gw_session *s = hs_slab_alloc(gw->sess_slab);
     unsigned char rnd[16];
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2hex(s->id, sizeof(s->id), rnd, sizeof(rnd));
@@ -119,7 +119,7 @@ static void op_identify(struct gw_conn *c, json_t *d)
     json_t *jp = json_object_get(d, "presence");
     if (!jp || gw_set_presence(gw, s, jp) < 0) {
         snprintf(s->status, sizeof(s->status), "online");
-        s->activities = json_array();
+        s->activities = NULL;
         s->presence_at = ++gw->presence_clock;
     }
     gw_presence_update(gw, s);
@@ -153,6 +153,8 @@ static void op_identify(struct gw_conn *c, json_t *d)
     if (js && !json_is_null(js))
         json_object_set_new(ready, "shard", json_pack("[i, i]", shard_id, shard_count));
     gw_dispatch_json(gw, s, "READY", ready);
+    free(c->params.host); /* only READY needed it */
+    c->params.host = NULL;
     for (size_t i = 0; i < s->nguilds; i++)
         gw_send_guild_create(gw, s, s->guilds[i].gid);
     free(ids);
@@ -190,7 +192,7 @@ static void op_resume(struct gw_conn *c, json_t *d)
         gw_conn_close(c, 4007, "Invalid seq.");
         return;
     }
-    uint64_t oldest = s->ring_len ? s->ring[s->ring_start]->seq : s->seq + 1;
+    uint64_t oldest = s->ring_len ? s->ring[s->ring_start].seq : s->seq + 1;
     if (seq < s->acked || seq + 1 < oldest) {
         /* Some of what it missed has left the ring: it cannot be made whole. */
         gw_session_free(gw, s);
@@ -205,11 +207,8 @@ static void op_resume(struct gw_conn *c, json_t *d)
     s->conn = c;
     c->sess = s;
     gw_presence_update(gw, s);
-    for (size_t i = 0; i < s->ring_len; i++) {
-        struct gw_frame *f = s->ring[(s->ring_start + i) % s->ring_cap];
-        if (f->seq > seq)
-            gw_conn_send(c, f->data, f->len);
-    }
+    c->sent = seq; /* the flush writes every dispatch after it from the ring */
+    gw_conn_mark_dirty(c);
     gw_dispatch(gw, s, "RESUMED", "{}", 2);
     gw_broadcast_presence(gw, s->user_id);
     hs_log(HS_LOG_DEBUG, "gateway", "session %s resumed from seq %" PRIu64, s->id, seq);

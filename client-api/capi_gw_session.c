@@ -202,9 +202,18 @@ void gw_session_add_guild(capi_gateway *gw, struct gw_session *s, uint64_t gid)
     if (gw_session_has_guild(s, gid))
         return;
     struct gw_guild *g = gw_guild_find(gw, gid, 1);
+    if (!s->guilds) {
+        s->guilds = s->guilds_inline;
+        s->capguilds = GW_GUILDS_INLINE;
+    }
     if (s->nguilds == s->capguilds) {
-        s->capguilds = s->capguilds ? s->capguilds * 2 : 4;
-        s->guilds = hs_xrealloc(s->guilds, s->capguilds * sizeof(*s->guilds));
+        s->capguilds *= 2;
+        if (s->guilds == s->guilds_inline) {
+            s->guilds = hs_xmalloc(s->capguilds * sizeof(*s->guilds));
+            memcpy(s->guilds, s->guilds_inline, sizeof(s->guilds_inline));
+        } else {
+            s->guilds = hs_xrealloc(s->guilds, s->capguilds * sizeof(*s->guilds));
+        }
     }
     size_t i = s->nguilds;
     while (i > 0 && s->guilds[i - 1].gid > gid) {
@@ -225,6 +234,24 @@ static void expire_done(void *arg, int rc, const hs_error *err)
     (void)rc;
     (void)err;
     free(arg);
+}
+
+size_t gw_frame_len(uint64_t seq, const struct gw_body *b)
+{
+    size_t digits = 1;
+    for (uint64_t v = seq; v >= 10; v /= 10)
+        digits++;
+    return b->plen + digits + b->slen;
+}
+
+/* Drops the ring's oldest dispatch. */
+static void ring_pop(struct gw_session *s)
+{
+    struct gw_slot *e = &s->ring[s->ring_start];
+    s->ring_bytes -= gw_frame_len(e->seq, e->b);
+    gw_body_unref(e->b);
+    s->ring_start = (s->ring_start + 1) % s->ring_cap;
+    s->ring_len--;
 }
 
 void gw_session_free(capi_gateway *gw, struct gw_session *s)
@@ -262,14 +289,15 @@ void gw_session_free(capi_gateway *gw, struct gw_session *s)
         op->user_id = s->user_id;
         hs_writer_submit(hs_core_writer(gw->core), hs_member_expire_temporary_fn, expire_done, op);
     }
-    for (size_t i = 0; i < s->ring_len; i++)
-        free(s->ring[(s->ring_start + i) % s->ring_cap]);
+    while (s->ring_len)
+        ring_pop(s);
     free(s->ring);
     for (size_t i = 0; i < s->nguilds; i++)
         guild_unlist(s->guilds[i].g, s->guilds[i].pos);
-    free(s->guilds);
+    if (s->guilds != s->guilds_inline)
+        free(s->guilds);
     json_decref(s->activities);
-    free(s);
+    hs_slab_put(gw->sess_slab, s);
     gw->nsessions--;
 }
 
@@ -280,13 +308,8 @@ void gw_session_acked(struct gw_session *s, uint64_t seq)
 {
     if (seq > s->seq)
         return;
-    while (s->ring_len > 0 && s->ring[s->ring_start]->seq <= seq) {
-        struct gw_frame *f = s->ring[s->ring_start];
-        s->ring_bytes -= f->len;
-        free(f);
-        s->ring_start = (s->ring_start + 1) % s->ring_cap;
-        s->ring_len--;
-    }
+    while (s->ring_len > 0 && s->ring[s->ring_start].seq <= seq)
+        ring_pop(s);
     if (s->ring_len == 0) {
         free(s->ring);
         s->ring = NULL;
@@ -303,48 +326,62 @@ struct gw_session *gw_session_find(capi_gateway *gw, const char *id)
     return NULL;
 }
 
-void gw_dispatch(capi_gateway *gw, struct gw_session *s, const char *t, const char *d, size_t dlen)
+struct gw_body *gw_body_new(const char *t, const char *d, size_t dlen)
 {
-    /* One allocation per delivery: the frame, written in place (this runs once per session
-     * per event, so it avoids printf and buffer growth). */
-    uint64_t seq = ++s->seq;
-    char num[24];
-    size_t nlen = 0;
-    for (uint64_t v = seq; v; v /= 10)
-        num[nlen++] = (char)('0' + v % 10);
     size_t tlen = strlen(t);
-    size_t len = 6 + tlen + 6 + nlen + 12 + dlen + 1; /* {"t":"T","s":N,"op":0,"d":D} */
-    struct gw_frame *f = hs_xmalloc(sizeof(*f) + len + 1);
-    char *o = f->data;
+    size_t plen = 6 + tlen + 6;  /* {"t":"T","s": */
+    size_t slen = 12 + dlen + 1; /* ,"op":0,"d":D} */
+    struct gw_body *b = hs_xmalloc(sizeof(*b) + plen + slen);
+    char *o = b->data;
     memcpy(o, "{\"t\":\"", 6), o += 6;
     memcpy(o, t, tlen), o += tlen;
     memcpy(o, "\",\"s\":", 6), o += 6;
-    while (nlen)
-        *o++ = num[--nlen];
     memcpy(o, ",\"op\":0,\"d\":", 12), o += 12;
     memcpy(o, d, dlen), o += dlen;
-    *o++ = '}';
-    *o = '\0';
-    f->seq = seq;
-    f->len = (size_t)(o - f->data);
-    HS_ASSERT(f->len == len);
+    *o = '}';
+    b->refs = 1;
+    b->plen = (uint32_t)plen;
+    b->slen = (uint32_t)slen;
+    return b;
+}
 
+void gw_body_unref(struct gw_body *b)
+{
+    if (b && --b->refs == 0)
+        free(b);
+}
+
+void gw_dispatch_body(capi_gateway *gw, struct gw_session *s, struct gw_body *b)
+{
+    /* No allocation per delivery: a slot in the ring and a reference on the shared body. */
+    uint64_t seq = s->seq + 1; /* s->seq moves when the slot is in (a flush may run first) */
+    size_t len = gw_frame_len(seq, b);
     size_t max_events = (size_t)gw->cfg->gateway_replay_events;
     size_t max_bytes = (size_t)gw->cfg->gateway_max_queued_bytes;
     if (!s->ring) {
         s->ring_cap = max_events < 64 ? max_events : 64;
         s->ring = hs_xcalloc(s->ring_cap, sizeof(*s->ring));
     }
-    while (s->ring_len > 0 && (s->ring_len >= max_events || s->ring_bytes + f->len > max_bytes)) {
-        struct gw_frame *old = s->ring[s->ring_start];
-        s->ring_bytes -= old->len;
-        free(old);
-        s->ring_start = (s->ring_start + 1) % s->ring_cap;
-        s->ring_len--;
+    while (s->ring_len > 0 && (s->ring_len >= max_events || s->ring_bytes + len > max_bytes)) {
+        struct gw_conn *c = s->conn;
+        if (c && !c->dead && s->ring[s->ring_start].seq > c->sent) {
+            /* The oldest is not even written out: write what the socket takes now (one
+             * batch of events may pass the bound by itself), and call the consumer slow
+             * only if that is not enough. A slow consumer is cut off rather than allowed
+             * to grow memory; it may RESUME if it comes back before the ring moves on. */
+            gw_conn_flush(c);
+            if (!c->dead && s->ring[s->ring_start].seq > c->sent) {
+                hs_log(HS_LOG_WARN, "gateway",
+                       "closing a slow consumer (%zu dispatches, %zu bytes unread)", s->ring_len,
+                       s->ring_bytes);
+                gw_conn_kill(c);
+            }
+        }
+        ring_pop(s);
     }
     if (s->ring_len == s->ring_cap) {
         size_t ncap = s->ring_cap * 2 > max_events ? max_events : s->ring_cap * 2;
-        struct gw_frame **nr = hs_xcalloc(ncap, sizeof(*nr));
+        struct gw_slot *nr = hs_xcalloc(ncap, sizeof(*nr));
         for (size_t i = 0; i < s->ring_len; i++)
             nr[i] = s->ring[(s->ring_start + i) % s->ring_cap];
         free(s->ring);
@@ -352,12 +389,20 @@ void gw_dispatch(capi_gateway *gw, struct gw_session *s, const char *t, const ch
         s->ring_cap = ncap;
         s->ring_start = 0;
     }
-    s->ring[(s->ring_start + s->ring_len) % s->ring_cap] = f;
+    b->refs++;
+    s->seq = seq;
+    s->ring[(s->ring_start + s->ring_len) % s->ring_cap] = (struct gw_slot){seq, b};
     s->ring_len++;
-    s->ring_bytes += f->len;
-
+    s->ring_bytes += len;
     if (s->conn)
-        gw_conn_send(s->conn, f->data, f->len);
+        gw_conn_mark_dirty(s->conn);
+}
+
+void gw_dispatch(capi_gateway *gw, struct gw_session *s, const char *t, const char *d, size_t dlen)
+{
+    struct gw_body *b = gw_body_new(t, d, dlen);
+    gw_dispatch_body(gw, s, b);
+    gw_body_unref(b);
 }
 
 void gw_dispatch_json(capi_gateway *gw, struct gw_session *s, const char *t, json_t *d)
@@ -422,7 +467,7 @@ void gw_broadcast_presence(capi_gateway *gw, uint64_t uid)
     uint64_t *ids = hs_guild_ids_for_user(gw->db, uid, &n);
     for (size_t i = 0; i < n; i++) {
         struct gw_guild *g = gw_guild_find(gw, ids[i], 0);
-        char *text = NULL;
+        struct gw_body *body = NULL;
         /* In a large guild only sessions that asked for presence (bots with
          * GUILD_PRESENCES) hear every member's; others learn it from member lists, as on
          * Discord. Without this, N members coming online cost N^2 dispatches. */
@@ -431,14 +476,16 @@ void gw_broadcast_presence(capi_gateway *gw, uint64_t uid)
             struct gw_session *s = g->members[j];
             if (s->user_id == uid || !wants_presence(s) || (large && !s->bot))
                 continue;
-            if (!text) {
+            if (!body) {
                 json_t *p = gw_presence_json(gw, uid, ids[i]);
-                text = json_dumps(p, JSON_COMPACT);
+                char *text = json_dumps(p, JSON_COMPACT);
                 json_decref(p);
+                body = gw_body_new("PRESENCE_UPDATE", text, strlen(text));
+                free(text);
             }
-            gw_dispatch(gw, s, "PRESENCE_UPDATE", text, strlen(text));
+            gw_dispatch_body(gw, s, body);
         }
-        free(text);
+        gw_body_unref(body);
     }
     free(ids);
 }
@@ -462,7 +509,8 @@ int gw_set_presence(capi_gateway *gw, struct gw_session *s, json_t *d)
     /* "offline" from a client means invisible: it is still connected. */
     snprintf(s->status, sizeof(s->status), "%s", i == 4 ? "invisible" : statuses[i]);
     json_decref(s->activities);
-    s->activities = json_is_array(acts) ? json_deep_copy(acts) : json_array();
+    /* None is NULL: most sessions have none, and an empty array costs two allocations. */
+    s->activities = json_is_array(acts) && json_array_size(acts) ? json_deep_copy(acts) : NULL;
     s->presence_at = ++gw->presence_clock;
     gw_presence_update(gw, s);
     return 0;

@@ -35,6 +35,8 @@ typedef struct hs_config {
     int argon2_mem_kib;
     int gateway_heartbeat_ms;
     int gateway_resume_seconds;
+    int gateway_writers;
+    int gateway_writer_min;
     int gateway_replay_events;
     int gateway_max_queued_bytes;
     /* HTTP rate limits (client-api/capi_ratelimit.c, spec/rest-ratelimits.md). */
