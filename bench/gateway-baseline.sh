@@ -169,6 +169,9 @@ if ! command -v inspircd >/dev/null 2>&1; then
     if command -v systemctl >/dev/null 2>&1; then
         systemctl disable --now inspircd >/dev/null 2>&1 || true
     fi
+    if command -v service >/dev/null 2>&1; then
+        service inspircd stop >/dev/null 2>&1 || true
+    fi
 fi
 INSPIRCD=$(command -v inspircd)
 IRC_VERSION=$("$INSPIRCD" --version 2>/dev/null | head -n 1 || echo unknown)
