@@ -37,6 +37,13 @@
 #   the end of the hold; it pauses the server for a moment),
 #   DATA_PARENT (default $TMPDIR or /tmp), KEEP (1 keeps the work directory), OUT (also
 #   write the markdown report to this file).
+#
+# Same-run baseline: with BASELINE=1 (the default when InspIRCd is installed or can be
+# installed with apt-get), the same idle and fan-out scenarios then run against InspIRCd, an
+# IRC server from Debian, through bench/gateway-baseline.sh and build/hearth-ircload, and the
+# report ends with InspIRCd's rows and a Hearth ÷ InspIRCd table (memory per idle session,
+# CPU per delivery, p50/p99). IRCLOAD (default $BUILD/hearth-ircload); the baseline's own
+# settings (IRC_INFLIGHT, JOIN_INFLIGHT) are described in that script.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -59,6 +66,10 @@ DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
 KEEP=${KEEP:-0}
 OUT=${OUT:-}
 PY=/usr/bin/python3
+# ---- same-run baseline (bench/gateway-baseline.sh) -------------------------------------------
+BASELINE=${BASELINE:-$("$ROOT/bench/gateway-baseline.sh" --check >/dev/null 2>&1 && echo 1 || echo 0)}
+IRCLOAD=${IRCLOAD:-$BUILD/hearth-ircload}
+BASELINE_REPORT=
 
 HEARTHD_SRC=$BUILD/hearthd
 
@@ -90,6 +101,10 @@ cp "$HEARTHD_SRC" "$WORK/hearthd"
 cp "$GWLOAD" "$WORK/hearth-gwload"
 HEARTHD=$WORK/hearthd
 GWLOAD=$WORK/hearth-gwload
+if [[ $BASELINE == 1 ]]; then
+    [[ -x $IRCLOAD ]] || die "$IRCLOAD is missing: run 'make' (or set IRCLOAD, or BASELINE=0)"
+    cp "$IRCLOAD" "$WORK/hearth-ircload"
+fi
 BIN_NOTE="hearthd $(stat -c '%y' "$HEARTHD_SRC" | cut -d. -f1) sha256 $(sha256sum "$HEARTHD" | cut -c1-12)"
 # The POSTs of the latency run would hit the per-channel message limit (5 per 5 s).
 EXTRA_ARGS=()
@@ -332,6 +347,23 @@ fi
 
 LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# ---- same-run baseline: InspIRCd on the same scenarios (bench/gateway-baseline.sh) -----------
+if [[ $BASELINE == 1 ]]; then
+    log "same-run baseline: bench/gateway-baseline.sh"
+    if ! BASELINE_REPORT=$(BUILD=$BUILD IRCLOAD=$WORK/hearth-ircload IDLE_SESSIONS=$IDLE_SESSIONS \
+        HEARTBEAT_MS=$HEARTBEAT_MS HOLD=$HOLD CONNECT_TIMEOUT=$CONNECT_TIMEOUT \
+        RAMP_TIMEOUT=$RAMP_TIMEOUT LAT_SESSIONS=$LAT_SESSIONS LAT_MESSAGES=$LAT_MESSAGES \
+        LAT_RATE=$LAT_RATE SKIP_IDLE=$SKIP_IDLE SKIP_LATENCY=$SKIP_LATENCY \
+        MALLOC_STATS=$MALLOC_STATS DATA_PARENT=$WORK KEEP=$KEEP OUT='' \
+        RESULTS_OUT=$WORK/baseline-results.txt "$ROOT/bench/gateway-baseline.sh"); then
+        log "the baseline failed; the report has Hearth's rows only"
+        BASELINE_REPORT="**Same-run baseline: failed** (see the log above)."
+    elif [[ -s $WORK/baseline-results.txt ]]; then
+        BASELINE_REPORT+=$'\n\n**Hearth ÷ InspIRCd, same run** (below 1: Hearth is lower)\n\n'
+        BASELINE_REPORT+=$("$ROOT/bench/gateway-baseline.sh" --ratios "$RESULTS" "$WORK/baseline-results.txt")
+    fi
+fi
+
 # ---- report ----------------------------------------------------------------------------------
 export LOADAVG_START LOADAVG_END HOLD HEARTBEAT_MS INFLIGHT RAMP FD_LIMIT
 REPORT=$("$PY" - "$RESULTS" "$WORK/stops.txt" <<'EOF'
@@ -455,4 +487,5 @@ EOF
     echo "The generator (hearth-gwload) ran on the same two cores."
     echo
     echo "$REPORT"
+    [[ -z $BASELINE_REPORT ]] || printf '\n%s\n' "$BASELINE_REPORT"
 } | tee "${OUT:-/dev/null}"

@@ -1,12 +1,14 @@
 /*
- * loadgen: code shared by hearth-bench and hearth-gwload (see loadgen.h). Compiled into each
+ * loadgen: code shared by the load generators (see loadgen.h). Compiled into each
  * tool; libc only.
  */
 #define _GNU_SOURCE
 #include "loadgen.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -200,4 +202,94 @@ double lg_self_cpu_seconds(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- /proc readings --------------------------------------------------------------------- */
+
+void lg_proc_memory_kib(long pid, long *rss, long *hwm)
+{
+    char path[64], line[256];
+    FILE *f;
+
+    *rss = *hwm = -1;
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            *rss = strtol(line + 6, NULL, 10);
+        else if (strncmp(line, "VmHWM:", 6) == 0)
+            *hwm = strtol(line + 6, NULL, 10);
+    }
+    fclose(f);
+}
+
+long lg_proc_fd_count(long pid)
+{
+    char path[64];
+    struct dirent *e;
+    long n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* ---- many client connections ------------------------------------------------------------ */
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+unsigned long lg_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return (unsigned long)rl.rlim_cur;
+}
+
+uint32_t lg_src_base_default(void)
+{
+    uint64_t st = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
+    uint64_t v = lg_splitmix64(&st);
+
+    return (127u << 24) | (uint32_t)(2 + v % 252) << 16 | (uint32_t)((v >> 16) & 0xff) << 8 | 1u;
+}
+
+uint32_t lg_src_addr(uint32_t base, int per_addr, int index)
+{
+    uint32_t k = (uint32_t)(index / per_addr);
+    uint32_t a = base;
+
+    while ((a & 0xff) == 0 || (a & 0xff) == 255)
+        a++;
+    for (uint32_t i = 0; i < k; i++) {
+        a++;
+        while ((a & 0xff) == 0 || (a & 0xff) == 255)
+            a++;
+    }
+    return a;
+}
+
+int lg_src_bind(int fd, uint32_t addr)
+{
+    int one = 1;
+    struct sockaddr_in src = {.sin_family = AF_INET};
+
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    src.sin_addr.s_addr = htonl(addr);
+    return bind(fd, (struct sockaddr *)&src, sizeof(src));
 }

@@ -1,7 +1,7 @@
 /*
- * loadgen: the pieces hearth-bench and hearth-gwload share, so both load generators measure
- * and report the same way. Like the tools themselves it links libc and libm only (no Hearth
- * library): a monotonic clock, a seedable PRNG, a constant-memory latency histogram, the
+ * loadgen: the pieces hearth-bench, hearth-gwload and hearth-ircload share, so the load
+ * generators measure and report the same way. Like the tools themselves it links libc and libm only
+ * (no Hearth library): a monotonic clock, a seedable PRNG, a constant-memory latency histogram, the
  * strict option-value parsers, the TCP socket both open for their HTTP connections, and the
  * CPU-time readers used to report server and generator cost per request.
  *
@@ -85,5 +85,34 @@ double lg_proc_cpu_seconds(long pid);
 
 /* This process's user+system CPU time in seconds (getrusage). */
 double lg_self_cpu_seconds(void);
+
+/* ---- /proc readings --------------------------------------------------------------------- */
+
+/* VmRSS and VmHWM of a process in KiB, from /proc/PID/status; each -1 when unreadable. */
+void lg_proc_memory_kib(long pid, long *rss, long *hwm);
+
+/* How many descriptors a process holds (entries of /proc/PID/fd); -1 when unreadable. */
+long lg_proc_fd_count(long pid);
+
+/* ---- many client connections ------------------------------------------------------------ */
+
+/*
+ * Raises RLIMIT_NOFILE's soft limit to the hard limit (every client connection is a
+ * descriptor) and returns the soft limit now in force.
+ */
+unsigned long lg_raise_nofile(void);
+
+/*
+ * Source addresses for many loopback connections: 28k ephemeral ports per (source,
+ * destination) pair, and TIME_WAIT from earlier runs, would otherwise cap and collide.
+ * lg_src_base_default draws 127.X.Y.1 (X in 2..253) from the time and pid, so each run uses
+ * fresh addresses. lg_src_addr gives connection `index`'s address, host order: `per_addr`
+ * connections per address, consecutive addresses from `base`, skipping those whose last
+ * byte is 0 or 255. lg_src_bind binds a socket to it with IP_BIND_ADDRESS_NO_PORT (the port
+ * is chosen at connect(), per destination); 0 or -1 with errno set.
+ */
+uint32_t lg_src_base_default(void);
+uint32_t lg_src_addr(uint32_t base, int per_addr, int index);
+int lg_src_bind(int fd, uint32_t addr);
 
 #endif

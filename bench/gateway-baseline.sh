@@ -1,0 +1,466 @@
+#!/usr/bin/env bash
+# bench/gateway-baseline.sh: the gateway benchmark's same-run baseline. A benchmark, not a
+# test: it prints figures.
+#
+# The machine is shared and noisy, so bench/gateway.sh reports Hearth's figures as ratios
+# against a baseline measured in the same run. The baseline is InspIRCd, an IRC server from
+# Debian (package `inspircd`, 3.15 here), driven by build/hearth-ircload on the same
+# workloads as Hearth's gateway:
+#
+# - Idle: for each count in IDLE_SESSIONS, a fresh server; that many clients register
+#   (NICK/USER, no JOIN) and are held for HOLD seconds, answering the server's PINGs (its
+#   ping interval is set to Hearth's heartbeat interval). Memory per idle client =
+#   (VmRSS at the end of the hold - VmRSS before) / clients held, as for Hearth; with gdb,
+#   also glibc's heap in use and held from the kernel, through malloc_stats().
+# - Fan-out: for each LAT_SESSIONS entry (N, optionally :rate), a fresh server; a sender
+#   client joins a channel, then N receivers join it (at most JOIN_INFLIGHT at a time: every
+#   JOIN is told to every member, O(N^2) lines), and once the JOIN storm has drained the
+#   sender PRIVMSGs the channel LAT_MESSAGES times at the rate. Each message carries its send
+#   time: delay p50/p99/p99.9 over every (message, receiver) delivery, and the server's CPU
+#   time over the sending window per delivery.
+#
+# The server runs as our own process on a free loopback port, with its configuration in a
+# temporary directory; the flood limits are lifted so that the clients measure the server,
+# not its throttles: connect class localmax/globalmax 100000, commandrate 1000000, fakelag
+# off, hardsendq 16M, no hostname lookups; performance softlimit 19500.
+#
+# Usage: bench/gateway-baseline.sh            run and print a markdown report
+#        bench/gateway-baseline.sh --check    exit 0 when inspircd is installed or can be
+#                                             (apt-get as root), 1 otherwise
+#        bench/gateway-baseline.sh --ratios HEARTH_RESULTS BASELINE_RESULTS
+#                                             print the Hearth ÷ InspIRCd table from the
+#                                             result lines of bench/gateway.sh and this script
+# Environment (bench/gateway.sh passes its own): BUILD (./build), IRCLOAD
+#   ($BUILD/hearth-ircload), IDLE_SESSIONS ("5000 19000"), HEARTBEAT_MS (41250: the server's
+#   ping interval, rounded to seconds), HOLD (s; one interval + 15), IRC_INFLIGHT (clients
+#   registering at once, 1000: InspIRCd completes registrations once a second),
+#   JOIN_INFLIGHT (20), CONNECT_TIMEOUT (300), RAMP_TIMEOUT (900), LAT_SESSIONS
+#   ("1000 5000:10"), LAT_MESSAGES (200), LAT_RATE (20), SKIP_IDLE, SKIP_LATENCY,
+#   MALLOC_STATS (1 when gdb is installed), INSTALL (1: apt-get install inspircd when it is
+#   missing), DATA_PARENT ($TMPDIR or /tmp), KEEP (1 keeps the work directory), OUT (also
+#   write the report to this file), RESULTS_OUT (append one line per run, tag=irc-...).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PY=/usr/bin/python3
+
+# ---- is InspIRCd here, or can it be installed? ------------------------------------------------
+installable() {
+    command -v inspircd >/dev/null 2>&1 && return 0
+    [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1 || return 1
+    apt-cache policy inspircd 2>/dev/null | grep -q -E 'Candidate: [0-9]'
+}
+
+if [[ ${1-} == --check ]]; then
+    installable
+    exit
+fi
+
+# ---- ratios ------------------------------------------------------------------------------------
+if [[ ${1-} == --ratios ]]; then
+    [[ $# == 3 ]] || {
+        echo "usage: $0 --ratios HEARTH_RESULTS BASELINE_RESULTS" >&2
+        exit 2
+    }
+    exec "$PY" - "$2" "$3" <<'EOF'
+import sys
+
+def load(path):
+    runs = []
+    for line in open(path):
+        runs.append(dict(f.split("=", 1) for f in line.split() if "=" in f))
+    return runs
+
+hearth, irc = load(sys.argv[1]), load(sys.argv[2])
+
+def num(r, k):
+    try:
+        v = float(r.get(k, "nan"))
+    except ValueError:
+        return None
+    return None if v != v or v < 0 else v
+
+def heap(r):
+    b, a, n = num(r, "heap_used_before"), num(r, "heap_used_held"), num(r, "ready")
+    return (a - b) / n if a is not None and b is not None and n else None
+
+def cell(v, d=0):
+    return "n/a" if v is None else f"{v:,.{d}f}"
+
+def ratio(a, b):
+    return "n/a" if a is None or b is None or b == 0 else f"**{a / b:.2f} ×**"
+
+rows = []
+for h in hearth:
+    if h["tag"].startswith("idle-"):
+        n = h["tag"][5:]
+        b = next((r for r in irc if r["tag"] == f"irc-idle-{n}"), None)
+        if not b:
+            continue
+        label = f"{int(n):,} idle sessions"
+        hv, bv = num(h, "bytes_per_session_held"), num(b, "bytes_per_session_held")
+        rows.append((f"RSS per idle session, B ({label})", cell(hv), cell(bv), ratio(hv, bv)))
+        hv, bv = heap(h), heap(b)
+        if hv is not None and bv is not None:
+            rows.append((f"heap in use per idle session, B ({label})", cell(hv), cell(bv),
+                         ratio(hv, bv)))
+for h in hearth:
+    if h["tag"].startswith("latency-"):
+        n = h["tag"][8:]
+        b = next((r for r in irc if r["tag"] == f"irc-fanout-{n}"), None)
+        if not b:
+            continue
+        rate = f"{float(h['rate']):g}/s"
+        if float(b["rate"]) != float(h["rate"]):
+            rate += f" (InspIRCd {float(b['rate']):g}/s)"
+        label = f"{int(n):,} × {rate}"
+        for key, name, d in (("srv_us_per_delivery", "server CPU per delivery, µs", 2),
+                             ("p50_ms", "delay p50, ms", 2), ("p99_ms", "delay p99, ms", 2)):
+            hv, bv = num(h, key), num(b, key)
+            rows.append((f"{name} ({label})", cell(hv, d), cell(bv, d), ratio(hv, bv)))
+if not rows:
+    print("(no runs to compare)")
+    sys.exit(0)
+print("| metric (same run) | Hearth | InspIRCd | Hearth ÷ InspIRCd |")
+print("|---|---:|---:|---:|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+EOF
+fi
+
+# ---- the run -----------------------------------------------------------------------------------
+BUILD=${BUILD:-$ROOT/build}
+IRCLOAD=${IRCLOAD:-$BUILD/hearth-ircload}
+IDLE_SESSIONS=${IDLE_SESSIONS:-"5000 19000"}
+HEARTBEAT_MS=${HEARTBEAT_MS:-41250}
+HOLD=${HOLD:-$((HEARTBEAT_MS / 1000 + 15))}
+IRC_INFLIGHT=${IRC_INFLIGHT:-1000}
+JOIN_INFLIGHT=${JOIN_INFLIGHT:-20}
+CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
+RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
+LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10"}
+LAT_MESSAGES=${LAT_MESSAGES:-200}
+LAT_RATE=${LAT_RATE:-20}
+SKIP_IDLE=${SKIP_IDLE:-0}
+SKIP_LATENCY=${SKIP_LATENCY:-0}
+MALLOC_STATS=${MALLOC_STATS:-$(command -v gdb >/dev/null && echo 1 || echo 0)}
+INSTALL=${INSTALL:-1}
+DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
+KEEP=${KEEP:-0}
+OUT=${OUT:-}
+RESULTS_OUT=${RESULTS_OUT:-}
+PINGFREQ=$(((HEARTBEAT_MS + 500) / 1000))
+
+log() { printf '[baseline %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+[[ -x $IRCLOAD ]] || die "$IRCLOAD is missing: run 'make' in $ROOT first (or set IRCLOAD)"
+
+if ! command -v inspircd >/dev/null 2>&1; then
+    [[ $INSTALL == 1 ]] || die "inspircd is not installed (INSTALL=0)"
+    installable || die "inspircd is not installed and cannot be (needs apt-get as root)"
+    log "installing inspircd (apt-get install -y inspircd)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q inspircd >&2 ||
+        die "apt-get install inspircd failed"
+    # The package may start a system instance; the benchmark runs its own.
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now inspircd >/dev/null 2>&1 || true
+    fi
+    if command -v service >/dev/null 2>&1; then
+        service inspircd stop >/dev/null 2>&1 || true
+    fi
+fi
+INSPIRCD=$(command -v inspircd)
+IRC_VERSION=$("$INSPIRCD" --version 2>/dev/null | head -n 1 || echo unknown)
+RUNASROOT=()
+[[ $(id -u) != 0 ]] || RUNASROOT=(--runasroot)
+
+WORK=$(mktemp -d "$DATA_PARENT/hearth-baseline.XXXXXX")
+RESULTS=$WORK/results.txt
+SERVER_PID=
+SERVER_LOG=
+GEN_PID=
+: >"$RESULTS"
+: >"$WORK/stops.txt"
+# Run a copy, so that a rebuild during the run cannot change the generator midway.
+cp "$IRCLOAD" "$WORK/hearth-ircload"
+IRCLOAD=$WORK/hearth-ircload
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FD_LIMIT=$(ulimit -n)
+
+STOP_NOTE=
+stop_pid() { # PID NAME [SECONDS]: SIGTERM, up to SECONDS (default 10), then SIGKILL
+    local pid=$1 name=$2 limit=${3:-10} i
+    STOP_NOTE=
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < limit * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    STOP_NOTE="$((i / 10)).$((i % 10))"
+    if kill -0 "$pid" 2>/dev/null; then
+        log "$name (pid $pid) did not stop within $limit s of SIGTERM; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        STOP_NOTE="killed after $limit"
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+# heap_stats: "system-bytes in-use-bytes" of the server's malloc (glibc's malloc_stats()
+# through gdb, printed on the server's stderr, i.e. its log); "-1 -1" when off or failed.
+heap_stats() {
+    if [[ $MALLOC_STATS != 1 ]]; then
+        echo "-1 -1"
+        return
+    fi
+    local before
+    before=$(wc -l <"$SERVER_LOG")
+    timeout 60 gdb -p "$SERVER_PID" -batch -nx -ex 'call (void)malloc_stats()' >/dev/null 2>&1 || true
+    sleep 0.5
+    tail -n "+$((before + 1))" "$SERVER_LOG" | awk '
+        /^Total/ { t = 1 }
+        t && /^system bytes/ { s = $NF }
+        t && /^in use bytes/ { u = $NF }
+        END { print (s == "" ? -1 : s), (u == "" ? -1 : u) }'
+}
+
+cleanup() {
+    local rc=$?
+    stop_pid "$GEN_PID" hearth-ircload
+    stop_pid "$SERVER_PID" inspircd
+    if [[ $rc -ne 0 && -n $SERVER_LOG && -s $SERVER_LOG ]]; then
+        log "last lines of the server log:"
+        tail -n 20 "$SERVER_LOG" >&2
+    fi
+    if [[ $KEEP == 1 || $rc -ne 0 ]]; then
+        log "kept $WORK (configs, server logs, raw output)"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+server_alive() { kill -0 "$SERVER_PID" 2>/dev/null; }
+
+# start_server TAG: a fresh InspIRCd with its own configuration; sets PORT, SERVER_PID,
+# SERVER_LOG.
+start_server() {
+    local tag=$1 dir=$WORK/irc-$1
+    mkdir -p "$dir"
+    PORT=$(free_port)
+    SERVER_LOG=$dir/stdout.log
+    echo "gateway benchmark baseline" >"$dir/motd.txt"
+    # Flood limits lifted (commandrate, fakelag, hardsendq, localmax/globalmax), no DNS or
+    # ident, pings on Hearth's heartbeat interval. `nouserdns` is InspIRCd 2's name for
+    # `resolvehostnames="no"`; 3.x ignores it.
+    cat >"$dir/insp.conf" <<EOF
+<server name="irc.bench" description="gateway benchmark baseline" network="bench">
+<admin name="bench" nick="bench" email="bench@localhost">
+<bind address="127.0.0.1" port="$PORT" type="clients">
+<connect name="bench" allow="*" timeout="$CONNECT_TIMEOUT" pingfreq="$PINGFREQ"
+         threshold="100000" localmax="100000" globalmax="100000" limit="100000"
+         maxchans="20" commandrate="1000000" fakelag="no" hardsendq="16M" softsendq="8192"
+         recvq="8192" resolvehostnames="no" useident="no">
+<performance softlimit="19500" somaxconn="4096" netbuffersize="10240" quietbursts="yes"
+             nouserdns="yes">
+<pid file="$dir/inspircd.pid">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="$dir/inspircd.log">
+<files motd="$dir/motd.txt">
+<channels users="20" opers="60">
+<options defaultmodes="nt">
+<security maxtargets="20">
+EOF
+    log "$tag: starting $INSPIRCD on 127.0.0.1:$PORT"
+    "$INSPIRCD" --nofork "${RUNASROOT[@]}" --config="$dir/insp.conf" >"$SERVER_LOG" 2>&1 &
+    SERVER_PID=$!
+    for i in $(seq 300); do
+        if grep -q 'is now running' "$SERVER_LOG" 2>/dev/null; then
+            break
+        fi
+        server_alive || die "$tag: inspircd exited at startup"
+        [[ $i -lt 300 ]] || die "$tag: inspircd was not ready within 30 s"
+        sleep 0.1
+    done
+    sleep 0.5
+    log "$tag: inspircd pid $SERVER_PID ready, $(grep -E '^VmRSS' "/proc/$SERVER_PID/status" | tr -s ' \t' ' ')"
+}
+
+stop_server() {
+    stop_pid "$SERVER_PID" inspircd 60
+    echo "tag=$1 stop_s=${STOP_NOTE// /_}" >>"$WORK/stops.txt"
+    SERVER_PID=
+}
+
+# run_ircload TAG BUDGET ARGS...: one hearth-ircload run in the background (so that the trap
+# can stop it), interrupted after BUDGET seconds (it then reports what it has). Appends its
+# result line to $RESULTS.
+run_ircload() {
+    local tag=$1 budget=$2
+    shift 2
+    local out=$WORK/ircload-$tag.out rc=0 ticks=0 ready_tick=-1 heap0="-1 -1" heap1="-1 -1"
+    [[ $tag != irc-idle-* ]] || heap0=$(heap_stats)
+    "$IRCLOAD" --host 127.0.0.1 --port "$PORT" --server-pid "$SERVER_PID" --verbose "$@" \
+        >"$out" 2>&1 &
+    GEN_PID=$!
+    while kill -0 "$GEN_PID" 2>/dev/null; do
+        # The heap, once, a few seconds before the end of an idle run's hold.
+        if [[ $tag == irc-idle-* && $ready_tick -lt 0 ]] && grep -q 'clients ready after' "$out" 2>/dev/null; then
+            ready_tick=$ticks
+        fi
+        if ((ready_tick >= 0 && (ticks - ready_tick) * 2 >= HOLD - 6)) && [[ $heap1 == "-1 -1" ]]; then
+            heap1=$(heap_stats)
+            [[ $heap1 != "-1 -1" ]] || heap1="-1 -2" # tried once
+        fi
+        if ! server_alive; then
+            log "$tag: inspircd died while hearth-ircload ran"
+            kill -INT "$GEN_PID" 2>/dev/null || true
+            break
+        fi
+        if ((ticks * 2 > budget)); then
+            log "$tag: hearth-ircload still running after $budget s: interrupting it"
+            kill -INT "$GEN_PID" 2>/dev/null || true
+            break
+        fi
+        sleep 2
+        ticks=$((ticks + 1))
+    done
+    wait "$GEN_PID" || rc=$?
+    GEN_PID=
+    grep -E '^hearth-ircload: .*(ready after|ramp-timeout|gave up|the sender|interrupted)' "$out" >&2 || true
+    local line
+    line=$(grep '^result:' "$out" | tail -n 1 || true)
+    if [[ -z $line ]]; then
+        tail -n 5 "$out" >&2
+        server_alive || die "$tag: inspircd died (see $SERVER_LOG)"
+        die "$tag: hearth-ircload printed no result (rc $rc)"
+    fi
+    local alive=1
+    server_alive || alive=0
+    read -r hs0 hu0 <<<"$heap0"
+    read -r hs1 hu1 <<<"$heap1"
+    echo "tag=$tag ${line#result: } heap_sys_before=$hs0 heap_used_before=$hu0 heap_sys_held=$hs1 heap_used_held=$hu1 server_alive=$alive" >>"$RESULTS"
+    log "$tag: $(grep -E '^  (clients|ramp|JOIN|server user|PRIVMSG sent -> received|deliveries|server CPU while)' "$out" | tr -s ' ' | tr '\n' ';')"
+}
+
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+if [[ $SKIP_IDLE != 1 ]]; then
+    for n in $IDLE_SESSIONS; do
+        start_server "idle-$n"
+        run_ircload "irc-idle-$n" $((RAMP_TIMEOUT + CONNECT_TIMEOUT + HOLD + 120)) --mode idle \
+            --sessions "$n" --hold "$HOLD" --inflight "$IRC_INFLIGHT" \
+            --ramp-timeout "$RAMP_TIMEOUT" --timeout "$CONNECT_TIMEOUT"
+        stop_server "irc-idle-$n"
+    done
+fi
+
+if [[ $SKIP_LATENCY != 1 ]]; then
+    for spec in $LAT_SESSIONS; do
+        n=${spec%%:*}
+        rate=$LAT_RATE
+        [[ $spec == *:* ]] && rate=${spec#*:}
+        start_server "fanout-$n"
+        run_ircload "irc-fanout-$n" \
+            "$(awk -v a="$RAMP_TIMEOUT" -v b="$CONNECT_TIMEOUT" -v m="$LAT_MESSAGES" -v r="$rate" \
+                'BEGIN { printf "%d", a + b + m / r + 400 }')" --mode fanout --sessions "$n" \
+            --hold 3 --inflight "$IRC_INFLIGHT" --join-inflight "$JOIN_INFLIGHT" \
+            --ramp-timeout "$RAMP_TIMEOUT" --timeout "$CONNECT_TIMEOUT" --messages "$LAT_MESSAGES" \
+            --rate "$rate" --drain 30
+        stop_server "irc-fanout-$n"
+    done
+fi
+
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+[[ -z $RESULTS_OUT ]] || cat "$RESULTS" >>"$RESULTS_OUT"
+
+export LOADAVG_START LOADAVG_END HOLD PINGFREQ IRC_INFLIGHT JOIN_INFLIGHT FD_LIMIT IRC_VERSION
+"$PY" - "$RESULTS" "$WORK/stops.txt" <<'EOF' | tee "${OUT:-/dev/null}"
+import os, sys
+
+runs = [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in open(sys.argv[1])]
+stops = {}
+for line in open(sys.argv[2]):
+    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
+    stops[kv["tag"]] = kv.get("stop_s", "").replace("_", " ")
+
+def f(r, k, d=0):
+    v = float(r.get(k, "nan"))
+    return "n/a" if v != v or v < 0 else f"{v:,.{d}f}"
+
+def heap_per(r, key):
+    b, a, n = float(r.get(key + "_before", -1)), float(r.get(key + "_held", -1)), int(r["ready"])
+    return f"{(a - b) / n:,.0f}" if a >= 0 and b >= 0 and n > 0 else "n/a"
+
+w = print
+w(f"**Same-run baseline: {os.environ['IRC_VERSION']}**")
+w("")
+w(f"InspIRCd, an IRC server from Debian, as a same-run baseline: a fresh server per row, "
+  f"flood limits lifted, pings every {os.environ['PINGFREQ']} s; load average "
+  f"{os.environ['LOADAVG_START']} at start, {os.environ['LOADAVG_END']} at end; at most "
+  f"{os.environ['IRC_INFLIGHT']} clients registering and {os.environ['JOIN_INFLIGHT']} joining "
+  f"at once; open-file limit {os.environ['FD_LIMIT']} per process. The generator "
+  f"(hearth-ircload) ran on the same cores.")
+w("")
+idle = [r for r in runs if r["tag"].startswith("irc-idle-")]
+if idle:
+    w("**Idle clients** (registered, no channel; memory per client = VmRSS delta / clients "
+      "held; heap = glibc malloc_stats() delta / clients held)")
+    w("")
+    w("| clients asked | held at end | ramp s | clients/s | connect→001 p50 / p99 ms "
+      "| RSS before MiB | RSS end of hold MiB | **RSS B/client, end of hold** "
+      "| **heap in use B/client** | heap system B/client | server CPU ramp s | hold CPU % "
+      "| lost / failed / not opened |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in idle:
+        ramp = float(r["ramp_s"])
+        hold = float(r["hold_s"])
+        hold_pct = 100 * float(r["srv_cpu_hold_s"]) / hold if hold > 0 else 0
+        w(f"| {int(r['sessions']):,} | {int(r['ready']):,} | {ramp:,.1f} "
+          f"| {float(r['ever_ready']) / ramp if ramp > 0 else 0:,.0f} "
+          f"| {f(r, 'conn_ready_p50_ms')} / {f(r, 'conn_ready_p99_ms')} "
+          f"| {float(r['rss_before_kib']) / 1024:,.1f} | {float(r['rss_held_kib']) / 1024:,.1f} "
+          f"| **{f(r, 'bytes_per_session_held')}** | **{heap_per(r, 'heap_used')}** "
+          f"| {heap_per(r, 'heap_sys')} | {f(r, 'srv_cpu_ramp_s', 1)} | {hold_pct:.1f} "
+          f"| {r['lost']} / {int(r['failed']) - int(r['lost'])} / {r['not_opened']} |")
+    w("")
+fan = [r for r in runs if r["tag"].startswith("irc-fanout-")]
+if fan:
+    w("**PRIVMSG → receivers delay** (one channel; one sender; every message to every "
+      "receiver; one sample per (message, receiver) delivery; send time taken just before the "
+      "line is written)")
+    w("")
+    w("| receivers | messages | rate/s | delivered | deliveries/s | **p50 ms** | **p99 ms** "
+      "| **p99.9 ms** | max ms | to last receiver p50 / p99 ms | JOIN of all s "
+      "| server CPU µs/message | **server CPU µs/delivery** | generator µs/delivery |")
+    w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in fan:
+        exp = int(r["expected"])
+        pct = 100 * int(r["deliveries"]) / exp if exp else 0
+        w(f"| {int(r['ready']):,} | {r['sent']} | {float(r['rate']):g} "
+          f"| {int(r['deliveries']):,} / {exp:,} ({pct:.1f} %) | {f(r, 'deliveries_per_s')} "
+          f"| **{f(r, 'p50_ms', 2)}** | **{f(r, 'p99_ms', 2)}** | **{f(r, 'p999_ms', 2)}** "
+          f"| {f(r, 'max_ms', 2)} | {f(r, 'last_p50_ms', 2)} / {f(r, 'last_p99_ms', 2)} "
+          f"| {f(r, 'ramp_s', 1)} | {f(r, 'srv_us_per_msg', 0)} "
+          f"| **{f(r, 'srv_us_per_delivery', 2)}** | {f(r, 'gen_us_per_delivery', 2)} |")
+    w("")
+for r in runs:
+    notes = []
+    if r["server_alive"] != "1":
+        notes.append("the server died during the run")
+    if int(r["lost"]) or int(r["failed"]):
+        notes.append(f"{r['lost']} clients lost after ready, {r['failed']} ended in all")
+    if stops.get(r["tag"]):
+        notes.append(f"the server stopped {stops[r['tag']]} s after SIGTERM")
+    notes.append(f"generator max RSS {float(r['gen_maxrss_kib']) / 1024:,.1f} MiB")
+    w(f"- {r['tag']}: " + "; ".join(notes) + ".")
+EOF
