@@ -35,7 +35,7 @@
 #   ping interval, rounded to seconds), HOLD (s; one interval + 15), IRC_INFLIGHT (clients
 #   registering at once, 1000: InspIRCd completes registrations once a second),
 #   JOIN_INFLIGHT (20), CONNECT_TIMEOUT (300), RAMP_TIMEOUT (900), LAT_SESSIONS
-#   ("1000 5000:10"), LAT_MESSAGES (200), LAT_RATE (20), SKIP_IDLE, SKIP_LATENCY,
+#   ("1000 5000:10 5000:40"), LAT_MESSAGES (200), LAT_RATE (20), SKIP_IDLE, SKIP_LATENCY,
 #   MALLOC_STATS (1 when gdb is installed), INSTALL (1: apt-get install inspircd when it is
 #   missing), DATA_PARENT ($TMPDIR or /tmp), KEEP (1 keeps the work directory), OUT (also
 #   write the report to this file), RESULTS_OUT (append one line per run, tag=irc-...).
@@ -106,8 +106,9 @@ for h in hearth:
                          ratio(hv, bv)))
 for h in hearth:
     if h["tag"].startswith("latency-"):
-        n = h["tag"][8:]
-        b = next((r for r in irc if r["tag"] == f"irc-fanout-{n}"), None)
+        spec = h["tag"][8:]  # N-RATE
+        n = spec.split("-")[0]
+        b = next((r for r in irc if r["tag"] == f"irc-fanout-{spec}"), None)
         if not b:
             continue
         rate = f"{float(h['rate']):g}/s"
@@ -138,7 +139,7 @@ IRC_INFLIGHT=${IRC_INFLIGHT:-1000}
 JOIN_INFLIGHT=${JOIN_INFLIGHT:-20}
 CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
 RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
-LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10"}
+LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10 5000:40"}
 LAT_MESSAGES=${LAT_MESSAGES:-200}
 LAT_RATE=${LAT_RATE:-20}
 SKIP_IDLE=${SKIP_IDLE:-0}
@@ -369,14 +370,14 @@ if [[ $SKIP_LATENCY != 1 ]]; then
         n=${spec%%:*}
         rate=$LAT_RATE
         [[ $spec == *:* ]] && rate=${spec#*:}
-        start_server "fanout-$n"
-        run_ircload "irc-fanout-$n" \
+        start_server "fanout-$n-$rate"
+        run_ircload "irc-fanout-$n-$rate" \
             "$(awk -v a="$RAMP_TIMEOUT" -v b="$CONNECT_TIMEOUT" -v m="$LAT_MESSAGES" -v r="$rate" \
                 'BEGIN { printf "%d", a + b + m / r + 400 }')" --mode fanout --sessions "$n" \
             --hold 3 --inflight "$IRC_INFLIGHT" --join-inflight "$JOIN_INFLIGHT" \
             --ramp-timeout "$RAMP_TIMEOUT" --timeout "$CONNECT_TIMEOUT" --messages "$LAT_MESSAGES" \
             --rate "$rate" --drain 30
-        stop_server "irc-fanout-$n"
+        stop_server "irc-fanout-$n-$rate"
     done
 fi
 

@@ -30,7 +30,7 @@
 #   HOLD (s; default one heartbeat interval + 15), RAMP (new connections/s, 0 = no limit),
 #   INFLIGHT (handshakes in progress at most, 20), RAMP_TIMEOUT (s, 900: open no more
 #   connections after this), CONNECT_TIMEOUT (s a connection may take to get READY, 300),
-#   LAT_SESSIONS ("1000 5000:10": session counts, each optionally with its own rate),
+#   LAT_SESSIONS ("1000 5000:10 5000:40": session counts, each optionally with its own rate),
 #   LAT_MESSAGES (200), LAT_RATE (messages/s where LAT_SESSIONS gives none, 20), SKIP_IDLE,
 #   SKIP_LATENCY, MALLOC_STATS (1, the default when gdb is installed: also read the server's
 #   malloc heap in use, through gdb and glibc's malloc_stats(), before connecting and near
@@ -56,7 +56,7 @@ RAMP=${RAMP:-0}
 INFLIGHT=${INFLIGHT:-20}
 RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
 CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
-LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10"}
+LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10 5000:40"}
 LAT_MESSAGES=${LAT_MESSAGES:-200}
 LAT_RATE=${LAT_RATE:-20}
 SKIP_IDLE=${SKIP_IDLE:-0}
@@ -332,8 +332,8 @@ if [[ $SKIP_LATENCY != 1 ]]; then
         n=${spec%%:*}
         rate=$LAT_RATE
         [[ $spec == *:* ]] && rate=${spec#*:}
-        start_server "latency-$n" "$n"
-        run_gwload "latency-$n" \
+        start_server "latency-$n-$rate" "$n"
+        run_gwload "latency-$n-$rate" \
             "$(awk -v a="$RAMP_TIMEOUT" -v b="$CONNECT_TIMEOUT" -v m="$LAT_MESSAGES" -v r="$rate" \
                 'BEGIN { printf "%d", a + b + m / r + 200 }')" --mode latency --sessions "$n" \
             --hold 3 --ramp "$RAMP" --inflight "$INFLIGHT" --ramp-timeout "$RAMP_TIMEOUT" \
@@ -341,7 +341,7 @@ if [[ $SKIP_LATENCY != 1 ]]; then
             --rate "$rate" --drain 30
         cut -d' ' -f2- "$SERVER_LOG" | grep -E '^(WARN|ERROR|FATAL) ' | sort | uniq -c |
             sort -rn | head -n 5 | sed -e 's/^/    server log: /' >&2 || true
-        stop_server "latency-$n"
+        stop_server "latency-$n-$rate"
     done
 fi
 

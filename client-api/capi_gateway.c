@@ -2,15 +2,15 @@
  * DESIGN: the gateway is one thread with an epoll loop that owns every connection and
  * session, so none of their state needs a lock. Other threads reach it through an inbox (a
  * mutex-guarded list and an eventfd): upgraded sockets from the HTTP threads, committed
- * events from the bus, a drain request from the main thread.
+ * events from the bus, a drain request from the main thread. (Writer threads take shares of
+ * a large flush while the gateway thread waits for them: capi_gw_out.c.)
  *
  * A session outlives its connection. Each dispatch gets the session's next sequence number
- * and its serialised frame is kept in a bounded ring, so a client that reconnects with
- * RESUME is sent every dispatch it missed. Events are serialised once per event (and once
- * more without content for bots lacking MESSAGE_CONTENT); each session then wraps the
- * shared bytes with its own sequence number. Writes are queued to wslay while an inbox
- * batch is processed and flushed once per connection at the end of the batch, so several
- * dispatches to one client leave in one write.
+ * and a slot in its bounded replay ring, so a client that reconnects with RESUME is sent
+ * every dispatch it missed. Events are serialised once per event (and once more without
+ * content for bots lacking MESSAGE_CONTENT) and the bytes are shared by reference; nothing
+ * is written while an inbox batch is processed, and at its end each connection with output
+ * is flushed once (capi_gw_out.c), so several dispatches to one client leave in one write.
  *
  * Who may see an event is decided at the moment of dispatch, against the database as of
  * that commit: a permission change that hides a channel stops its events at once.
@@ -355,6 +355,12 @@ static void adopt(capi_gateway *gw, struct gw_msg *m)
     gw->conns = c;
     gw->nconns++;
 
+    /* A bounded kernel buffer: a client that stops reading costs at most this much in the
+     * kernel (autotuning would let it grow to 4 MiB) before the session's own bound is
+     * reached and it is cut off (spec/client-api.md §6.7). */
+    int sndbuf = gw->cfg->gateway_sndbuf;
+    if (sndbuf > 0)
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
     c->ep_events = e.events;
     if (epoll_ctl(gw->epfd, EPOLL_CTL_ADD, c->fd, &e) < 0) {

@@ -1,5 +1,5 @@
 /*
- * The gateway's output (spec/client-api.md §6.8).
+ * The gateway's output (spec/client-api.md §6.7).
  *
  * A dispatch is not copied per session when it happens: the session's replay ring gets a
  * slot (its sequence number and a reference on the shared body) and its connection is
@@ -163,7 +163,9 @@ static void fill(struct gw_conn *c, struct gw_out *o)
     }
     struct gw_session *s = c->sess;
     if (s && !c->closing && s->ring_len) {
-        uint64_t first = s->ring[s->ring_start].seq, last = first + s->ring_len - 1;
+        /* The ring holds seqs first..s->seq without gaps (computed, not read: the ring's
+         * first slot is a cache miss per delivery). */
+        uint64_t last = s->seq, first = last - s->ring_len + 1;
         if (c->sent + 1 < first)
             c->sent = first - 1; /* acknowledged past what was written */
         while (c->sent < last && o->len < GW_FLUSH_CHUNK) {

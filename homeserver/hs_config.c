@@ -69,6 +69,9 @@ static const struct cfg_row rows[] = {
      "threads that write gateway output, the gateway thread included (0: one per CPU, up to 8)"},
     {"gateway-writer-min", CFG_INT, OFF(gateway_writer_min), "256", 1, 1 << 20, NULL,
      "connections with output in one flush from which the writer threads share it"},
+    {"gateway-sndbuf", CFG_INT, OFF(gateway_sndbuf), "262144", 0, 1 << 26, NULL,
+     "kernel send buffer per gateway socket, in bytes (0: the kernel's autotuning, up to "
+     "net.ipv4.tcp_wmem's maximum)"},
     {"gateway-replay-events", CFG_INT, OFF(gateway_replay_events), "1000", 1, 1000000, NULL,
      "dispatches kept per gateway session for RESUME"},
     {"gateway-max-queued-bytes", CFG_INT, OFF(gateway_max_queued_bytes), "4194304", 65536, 1 << 30,

@@ -37,6 +37,7 @@ typedef struct hs_config {
     int gateway_resume_seconds;
     int gateway_writers;
     int gateway_writer_min;
+    int gateway_sndbuf;
     int gateway_replay_events;
     int gateway_max_queued_bytes;
     /* HTTP rate limits (client-api/capi_ratelimit.c, spec/rest-ratelimits.md). */

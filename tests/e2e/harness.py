@@ -53,7 +53,7 @@ HTTP_TIMEOUT = 15.0
 # Suites post far faster than Discord's limits allow (spec/rest-ratelimits.md); the tests
 # of the limits themselves turn them on per server with extra args. The gateway shares
 # every flush of two or more connections with two writer threads, so that the suites, which
-# hold a handful of sessions, run the path a large guild takes (spec/client-api.md §6.8).
+# hold a handful of sessions, run the path a large guild takes (spec/client-api.md §6.7).
 DEFAULT_ARGS = ("--ratelimit-enabled", "0", "--gateway-writers", "3", "--gateway-writer-min", "2")
 
 SANITIZER_MARKERS = (
