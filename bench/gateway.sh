@@ -32,7 +32,7 @@
 #   connections after this), CONNECT_TIMEOUT (s a connection may take to get READY, 300),
 #   LAT_SESSIONS ("1000 5000:10 5000:40": session counts, each optionally with its own rate),
 #   LAT_MESSAGES (200), LAT_RATE (messages/s where LAT_SESSIONS gives none, 20), SKIP_IDLE,
-#   SKIP_LATENCY, MALLOC_STATS (1, the default when gdb is installed: also read the server's
+#   SKIP_LATENCY, SERVER_ARGS (more hearthd options for every server), MALLOC_STATS (1, the default when gdb is installed: also read the server's
 #   malloc heap in use, through gdb and glibc's malloc_stats(), before connecting and near
 #   the end of the hold; it pauses the server for a moment),
 #   DATA_PARENT (default $TMPDIR or /tmp), KEEP (1 keeps the work directory), OUT (also
@@ -111,6 +111,9 @@ EXTRA_ARGS=()
 if "$HEARTHD" --help 2>&1 | grep -q -- '--ratelimit-enabled'; then
     EXTRA_ARGS+=(--ratelimit-enabled 0)
 fi
+# SERVER_ARGS: more hearthd options for every server of the run (e.g. --gateway-writers 1).
+read -r -a more_args <<<"${SERVER_ARGS:-}"
+EXTRA_ARGS+=("${more_args[@]}")
 
 # Every session needs a descriptor on both sides; the hard limit here is 20,000.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

@@ -418,9 +418,13 @@ static void sweep(capi_gateway *gw)
         }
     }
     /* After a burst (many identifies, a mass reconnect) glibc keeps the freed memory;
-     * give it back now and then so the process's size follows its sessions. */
-    if (now - gw->last_trim_ms >= 30000) {
+     * give it back every 30 s, and within 2 s once replay rings have let go of more than
+     * 4 MiB (the READY and GUILD_CREATE of a burst of sessions leave on their first
+     * heartbeat), so that the process's size follows its sessions. */
+    if (now - gw->last_trim_ms >= 30000 ||
+        (gw->ring_freed > 4 * 1024 * 1024 && now - gw->last_trim_ms >= 2000)) {
         gw->last_trim_ms = now;
+        gw->ring_freed = 0;
         gw_out_shrink(gw);
         malloc_trim(0);
     }

@@ -222,6 +222,7 @@ struct capi_gateway {
     uint64_t dm_epoch;     /* moves when any DM's recipients change */
     int stopping_sessions; /* shutting down: sessions end without consequences */
     uint64_t last_trim_ms;
+    size_t ring_freed; /* frame bytes dropped from replay rings since the last trim */
     /* Output (capi_gw_out.c): the gateway thread's flush buffer, and the writer threads
      * that take shares of a large flush while the gateway thread waits. */
     struct gw_out out;
@@ -280,7 +281,7 @@ void gw_session_link(capi_gateway *gw, struct gw_session *s);
 uint64_t gw_session_perms(capi_gateway *gw, struct gw_session *s, uint64_t guild_id, uint64_t id,
                           int guild_level);
 void gw_session_free(capi_gateway *gw, struct gw_session *s);
-void gw_session_acked(struct gw_session *s, uint64_t seq);
+void gw_session_acked(capi_gateway *gw, struct gw_session *s, uint64_t seq);
 struct gw_session *gw_session_find(capi_gateway *gw, const char *id);
 /* A shared dispatch body of type t with data d (JSON text); one reference. */
 struct gw_body *gw_body_new(const char *t, const char *d, size_t dlen);

@@ -340,7 +340,7 @@ void gw_handle_payload(struct gw_conn *c, const uint8_t *msg, size_t len)
     case 1: /* HEARTBEAT */
         c->last_beat_ms = now;
         if (c->sess && json_is_integer(d) && json_integer_value(d) > 0)
-            gw_session_acked(c->sess, (uint64_t)json_integer_value(d));
+            gw_session_acked(c->gw, c->sess, (uint64_t)json_integer_value(d));
         gw_conn_send_json(c, json_pack("{s:i}", "op", 11));
         break;
     case 2: /* IDENTIFY */

@@ -190,7 +190,7 @@ static void fill(struct gw_conn *c, struct gw_out *o)
 /* Whether the connection has output that fill() would write. */
 static int has_output(const struct gw_conn *c)
 {
-    return c->ctl || (c->sess && !c->closing && c->sent < c->sess->seq) ||
+    return c->ctl || (c->sess && !c->closing && c->sess->ring_len && c->sent < c->sess->seq) ||
            (c->ws && wslay_event_want_write(c->ws));
 }
 

@@ -245,10 +245,12 @@ size_t gw_frame_len(uint64_t seq, const struct gw_body *b)
 }
 
 /* Drops the ring's oldest dispatch. */
-static void ring_pop(struct gw_session *s)
+static void ring_pop(capi_gateway *gw, struct gw_session *s)
 {
     struct gw_slot *e = &s->ring[s->ring_start];
-    s->ring_bytes -= gw_frame_len(e->seq, e->b);
+    size_t len = gw_frame_len(e->seq, e->b);
+    s->ring_bytes -= len;
+    gw->ring_freed += len;
     gw_body_unref(e->b);
     s->ring_start = (s->ring_start + 1) % s->ring_cap;
     s->ring_len--;
@@ -290,7 +292,7 @@ void gw_session_free(capi_gateway *gw, struct gw_session *s)
         hs_writer_submit(hs_core_writer(gw->core), hs_member_expire_temporary_fn, expire_done, op);
     }
     while (s->ring_len)
-        ring_pop(s);
+        ring_pop(gw, s);
     free(s->ring);
     for (size_t i = 0; i < s->nguilds; i++)
         guild_unlist(s->guilds[i].g, s->guilds[i].pos);
@@ -304,12 +306,14 @@ void gw_session_free(capi_gateway *gw, struct gw_session *s)
 /* The client says (in its heartbeat) it has every dispatch up to seq: those leave the
  * replay ring, since a RESUME will never ask for them. An idle session thus keeps no frames
  * once it has heartbeated. */
-void gw_session_acked(struct gw_session *s, uint64_t seq)
+void gw_session_acked(capi_gateway *gw, struct gw_session *s, uint64_t seq)
 {
     if (seq > s->seq)
         return;
     while (s->ring_len > 0 && s->ring[s->ring_start].seq <= seq)
-        ring_pop(s);
+        ring_pop(gw, s);
+    if (s->conn && s->conn->sent < seq)
+        s->conn->sent = seq; /* it says it has them: they are not written again */
     if (s->ring_len == 0) {
         free(s->ring);
         s->ring = NULL;
@@ -364,7 +368,8 @@ void gw_dispatch_body(capi_gateway *gw, struct gw_session *s, struct gw_body *b)
     }
     while (s->ring_len > 0 && (s->ring_len >= max_events || s->ring_bytes + len > max_bytes)) {
         struct gw_conn *c = s->conn;
-        if (c && !c->dead && s->ring[s->ring_start].seq > c->sent) {
+        /* (A closing connection is sent no more dispatches: it goes anyway.) */
+        if (c && !c->dead && !c->closing && s->ring[s->ring_start].seq > c->sent) {
             /* The oldest is not even written out: write what the socket takes now (one
              * batch of events may pass the bound by itself), and call the consumer slow
              * only if that is not enough. A slow consumer is cut off rather than allowed
@@ -377,7 +382,7 @@ void gw_dispatch_body(capi_gateway *gw, struct gw_session *s, struct gw_body *b)
                 gw_conn_kill(c);
             }
         }
-        ring_pop(s);
+        ring_pop(gw, s);
     }
     if (s->ring_len == s->ring_cap) {
         size_t ncap = s->ring_cap * 2 > max_events ? max_events : s->ring_cap * 2;
