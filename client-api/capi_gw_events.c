@@ -198,11 +198,36 @@ static int hears(capi_gateway *gw, const struct route *r, hs_event *ev, struct g
     return 0;
 }
 
+/* A DM channel as one recipient sees it: its `recipients` are the others (as in READY's
+ * private_channels and GET /channels/{id}); the event lists everyone. */
+static struct gw_body *dm_body_for(hs_event *ev, uint64_t viewer)
+{
+    json_t *copy = json_deep_copy(ev->data);
+    json_t *list = json_object_get(copy, "recipients");
+    for (size_t i = 0; i < json_array_size(list);) {
+        uint64_t id = 0;
+        hs_parse_u64(json_string_value(json_object_get(json_array_get(list, i), "id")), &id);
+        if (id == viewer)
+            json_array_remove(list, i);
+        else
+            i++;
+    }
+    struct gw_body *b = body_of(ev->type, copy);
+    json_decref(copy);
+    return b;
+}
+
 static void deliver(capi_gateway *gw, const struct route *r, hs_event *ev, struct gw_session *s,
                     uint64_t intent, struct ev_text *t)
 {
     if ((intent != I_ALWAYS && !(s->intents & intent)) || !hears(gw, r, ev, s))
         return;
+    if (!ev->guild_id && json_is_array(json_object_get(ev->data, "recipients"))) {
+        struct gw_body *b = dm_body_for(ev, s->user_id);
+        gw_dispatch_body(gw, s, b);
+        gw_body_unref(b);
+        return;
+    }
     gw_dispatch_body(gw, s, text_for(t, ev, s, r));
 }
 

@@ -133,11 +133,11 @@ static int insert_recipient(hs_txn *txn, uint64_t channel_id, uint64_t user_id, 
     return hs_db_step_done(db, s, err, "storing a DM recipient");
 }
 
-/* CHANNEL_CREATE for a new DM. The gateway sends it to every recipient, serialised once,
- * so its `recipients` is the actor's view (Discord sends it to the creator). */
+/* CHANNEL_CREATE for a new DM. Its `recipients` lists everyone; the gateway takes each
+ * receiver out of its own copy (capi_gw_events.c), as hs_dm_channel_json does. */
 static int created_event(hs_txn *txn, uint64_t channel_id, uint64_t actor_id, hs_error *err)
 {
-    json_t *c = hs_dm_channel_json(hs_txn_db(txn), channel_id, actor_id);
+    json_t *c = hs_channel_json_any(hs_txn_db(txn), channel_id, 1);
     HS_ASSERT(c);
     return hs_txn_event(txn, "CHANNEL_CREATE", 0, channel_id, actor_id, c, err);
 }

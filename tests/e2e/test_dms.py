@@ -413,9 +413,11 @@ def test_gateway_dm_events_reach_recipients_only(server, alice, general):
             await gy.open(y.token)
             await gw.open(w.token)
             d = ok(x.post("/users/@me/channels", {"recipient_id": y.user_id}))
-            for g in (gx, gy):
+            for g, other in ((gx, y), (gy, x)):
                 c = await g.wait("CHANNEL_CREATE", lambda c: c["id"] == d["id"])
                 assert c["type"] == 1 and "guild_id" not in c
+                # Each side sees the other as the recipient, never itself.
+                assert [u["id"] for u in c["recipients"]] == [other.user_id], c
             m = y.send(d["id"], "just us")
             for g in (gx, gy):
                 got = await g.wait("MESSAGE_CREATE", lambda e: e["id"] == m["id"])
@@ -457,6 +459,13 @@ def test_gateway_group_recipient_events(server, alice, general):
             fence = alice.send(general, "group fence")
             await gy.wait("MESSAGE_CREATE", lambda e: e["id"] == fence["id"])
             assert gy.got("MESSAGE_CREATE", lambda e: e["id"] == m["id"]) == []
+            # The owner leaves: the group is handed over (CHANNEL_UPDATE), and the one left
+            # sees the others, not itself, among the recipients.
+            w = member(server, alice, general, "gow")
+            ok(x.put(f"/channels/{g['id']}/recipients/{w.user_id}"), 204)
+            ok(x.delete(f"/channels/{g['id']}/recipients/{x.user_id}"), 204)
+            d = await gz.wait("CHANNEL_UPDATE", lambda d: d["id"] == g["id"])
+            assert sorted(u["id"] for u in d["recipients"]) == [w.user_id], d
         finally:
             for s in (gx, gy, gz):
                 await s.close()
