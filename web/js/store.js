@@ -33,7 +33,6 @@ export const state = {
   typing: new Map(), // channelId -> Map(userId -> expiry ms)
   read: {},
   membersRequested: new Set(),
-  refetched: new Set(), // DMs whose own view was asked for once
   conn: 'closed',
 };
 
@@ -113,18 +112,8 @@ function putChannel(ch) {
     const g = state.guilds.get(merged.guild_id);
     if (g) g.channelIds.add(merged.id);
   } else if (merged.type === 1 || merged.type === 3) {
+    // `recipients` are the others: the gateway gives each of us our own view.
     (merged.recipients || []).forEach(putUser);
-    // The gateway sends one copy of a DM's CHANNEL_CREATE to all its recipients, with the
-    // creator's view (spec/rest-invites.md §2.5): we may be listed and the creator not.
-    // Our own view comes from GET /channels/{id} (views/app.js).
-    const me = state.me && state.me.id;
-    if (me && (merged.recipients || []).some((u) => u.id === me)) {
-      merged.recipients = merged.recipients.filter((u) => u.id !== me);
-      if (!state.refetched.has(merged.id)) {
-        state.refetched.add(merged.id);
-        emit('refetch-channel', merged.id);
-      }
-    }
     if (!state.dms.includes(merged.id)) state.dms.unshift(merged.id);
   }
   return merged;

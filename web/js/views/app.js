@@ -148,11 +148,6 @@ function buildShell() {
       if (route.channelId === id) navigate(`/channels/${route.guildId}`, { replace: true });
     }),
     on('drawer', (which) => toggleDrawer(which)),
-    on('refetch-channel', (id) =>
-      get(`/channels/${id}`)
-        .then((ch) => apply('CHANNEL_UPDATE', ch))
-        .catch(() => {}),
-    ),
   );
   document.addEventListener('keydown', globalKeys);
   addEventListener('focus', () => route.channelId && emit('check-read'));
