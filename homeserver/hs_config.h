@@ -36,6 +36,8 @@ typedef struct hs_config {
     int gateway_heartbeat_ms;
     int gateway_resume_seconds;
     int gateway_writers;
+    int housekeeping_ms;
+    int thread_archive_minute_ms;
     int gateway_writer_min;
     int gateway_sndbuf;
     int gateway_replay_events;

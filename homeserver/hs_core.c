@@ -1,14 +1,17 @@
 #include "hs_core.h"
 #include "hs_log.h"
+#include "hs_threads.h"
 #include "hs_time.h"
 #include "hs_util.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 struct hs_core {
     const hs_config *cfg;
@@ -16,6 +19,12 @@ struct hs_core {
     hs_bus *bus;
     hs_writer *writer;
     hs_pool *pool;
+    /* Housekeeping: a thread that wakes every housekeeping-ms and hands timed work (idle
+     * threads to archive) to the writer. */
+    pthread_t keeper;
+    pthread_mutex_t keeper_lock;
+    pthread_cond_t keeper_wake;
+    int keeper_stop;
     hs_snowflake_gen ids;
 };
 
@@ -40,6 +49,39 @@ static int mkdir_p(const char *path, hs_error *err)
     return rc;
 }
 
+static void archive_done(void *arg, int rc, const hs_error *err)
+{
+    struct hs_thread_archive_idle *op = arg;
+    if (rc < 0)
+        hs_log(HS_LOG_WARN, "core", "archiving idle threads: %s", err->msg);
+    else if (op->archived)
+        hs_log(HS_LOG_DEBUG, "core", "archived %d idle thread(s)", op->archived);
+    free(op);
+}
+
+static void *keeper_main(void *arg)
+{
+    hs_core *core = arg;
+    pthread_mutex_lock(&core->keeper_lock);
+    while (!core->keeper_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)core->cfg->housekeeping_ms * 1000000;
+        until.tv_sec += (time_t)(ns / 1000000000);
+        until.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&core->keeper_wake, &core->keeper_lock, &until);
+        if (core->keeper_stop)
+            break;
+        pthread_mutex_unlock(&core->keeper_lock);
+        struct hs_thread_archive_idle *op = hs_xcalloc(1, sizeof(*op));
+        op->minute_ms = (uint64_t)core->cfg->thread_archive_minute_ms;
+        hs_writer_submit(core->writer, hs_thread_archive_idle_fn, archive_done, op);
+        pthread_mutex_lock(&core->keeper_lock);
+    }
+    pthread_mutex_unlock(&core->keeper_lock);
+    return NULL;
+}
+
 int hs_core_open(hs_core **out, const hs_config *cfg, hs_error *err)
 {
     hs_core *core = hs_xcalloc(1, sizeof(*core));
@@ -56,6 +98,14 @@ int hs_core_open(hs_core **out, const hs_config *cfg, hs_error *err)
     core->bus = hs_bus_new();
     core->writer = hs_writer_new(core->store, core->bus, &core->ids, cfg->commit_max_batch);
     core->pool = hs_pool_new(2);
+    pthread_mutex_init(&core->keeper_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&core->keeper_wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&core->keeper, NULL, keeper_main, core) != 0)
+        HS_BUG("cannot start the housekeeping thread");
     *out = core;
     return 0;
 fail:
@@ -68,6 +118,13 @@ void hs_core_close(hs_core *core)
 {
     if (!core)
         return;
+    pthread_mutex_lock(&core->keeper_lock);
+    core->keeper_stop = 1;
+    pthread_cond_signal(&core->keeper_wake);
+    pthread_mutex_unlock(&core->keeper_lock);
+    pthread_join(core->keeper, NULL);
+    pthread_mutex_destroy(&core->keeper_lock);
+    pthread_cond_destroy(&core->keeper_wake);
     hs_pool_free(core->pool);
     hs_writer_free(core->writer);
     hs_bus_free(core->bus);

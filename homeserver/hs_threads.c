@@ -6,8 +6,9 @@
  * parent's overwrites (SEND_MESSAGES_IN_THREADS standing in for SEND_MESSAGES) and hides a
  * private thread from everyone but its members and MANAGE_THREADS holders; so joining or
  * leaving a private thread is what changes who may see it, and the gateway, which asks
- * hs_perm_channel per event, follows at once. Threads are never auto-archived by a timer:
- * auto_archive_duration is stored and shown, and archiving happens when someone asks.
+ * hs_perm_channel per event, follows at once. A thread archives itself after
+ * auto_archive_duration minutes without a message (hs_thread_archive_idle_fn, run by the
+ * core's housekeeping); a post by someone who may send brings it back.
  */
 #include "hs_threads.h"
 #include "hs_audit.h"
@@ -566,4 +567,42 @@ json_t *hs_thread_archived(hs_db *db, const struct hs_thread_archived_query *q)
     free(ids);
     return json_pack("{s:o, s:o, s:b}", "threads", threads, "members", members, "has_more",
                      has_more);
+}
+
+int hs_thread_archive_idle_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    struct hs_thread_archive_idle *op = arg;
+    hs_db *db = hs_txn_db(txn);
+    uint64_t now = hs_txn_now_ms(txn);
+    /* Last activity: the newest message (its snowflake's time) or the creation or last
+     * unarchiving (archive_timestamp), whichever is later. */
+    sqlite3_stmt *s = hs_db_stmt(
+        db, "SELECT id, guild_id FROM channels WHERE type IN (10, 11, 12) AND archived = 0 AND "
+            "deleted = 0 AND max(coalesce(archive_timestamp, 0), coalesce((last_message_id >> "
+            "22) + ?1, 0)) + coalesce(auto_archive_duration, ?2) * ?3 <= ?4 LIMIT ?5");
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)HS_EPOCH_MS);
+    sqlite3_bind_int(s, 2, HS_THREAD_ARCHIVE_DEFAULT);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)op->minute_ms);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)now);
+    sqlite3_bind_int(s, 5, HS_THREAD_ARCHIVE_BATCH);
+    uint64_t ids[HS_THREAD_ARCHIVE_BATCH], guilds[HS_THREAD_ARCHIVE_BATCH];
+    size_t n = 0;
+    while (n < HS_THREAD_ARCHIVE_BATCH && sqlite3_step(s) == SQLITE_ROW) {
+        ids[n] = (uint64_t)sqlite3_column_int64(s, 0);
+        guilds[n] = (uint64_t)sqlite3_column_int64(s, 1);
+        n++;
+    }
+    sqlite3_reset(s);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        s = hs_db_stmt(db, "UPDATE channels SET archived = 1, archive_timestamp = ? WHERE id = ?");
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
+        hs_bind_id(s, 2, ids[i]);
+        rc = hs_db_step_done(db, s, err, "archiving an idle thread");
+        if (rc == 0)
+            rc = hs_txn_event(txn, "THREAD_UPDATE", guilds[i], ids[i], 0,
+                              hs_channel_json(db, ids[i]), err);
+    }
+    op->archived = rc == 0 ? (int)n : 0;
+    return rc;
 }

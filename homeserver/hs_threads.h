@@ -54,6 +54,16 @@ struct hs_thread_member_op {
 };
 int hs_thread_member_fn(hs_txn *txn, void *arg, hs_error *err);
 
+/* Archives threads idle for their auto_archive_duration (minutes of minute_ms each): no
+ * message and no (un)archiving for that long. Each gets THREAD_UPDATE. At most
+ * HS_THREAD_ARCHIVE_BATCH per call; `archived` says how many. */
+#define HS_THREAD_ARCHIVE_BATCH 500
+struct hs_thread_archive_idle {
+    uint64_t minute_ms;
+    int archived;
+};
+int hs_thread_archive_idle_fn(hs_txn *txn, void *arg, hs_error *err);
+
 /* The thread member object {id, user_id, join_timestamp, flags} (with the guild `member`
  * when with_member), or NULL when user_id is not a member. */
 json_t *hs_thread_member_json(hs_db *db, uint64_t thread_id, uint64_t user_id, int with_member);
