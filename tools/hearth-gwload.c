@@ -507,16 +507,10 @@ struct load {
     char upgrade_fmt_host[300];
 
     /* connection phase */
-    int started;  /* connections begun */
-    int inflight; /* between connect and READY */
-    int ready;    /* READY received (and not lost since) */
-    int ever_ready;
-    int done;       /* connections finished (failed or closed) */
-    int not_opened; /* connections never opened (--ramp-timeout) */
+    struct lg_clients cl;
     uint64_t t_begin, t_all_ready;
     uint64_t hb_interval_ns;
     uint64_t fails[F_KINDS];
-    uint64_t lost_after_ready;
     uint32_t close_codes[CLOSE_CODES];
     char first_close[160];
     char first_fail[200];
@@ -524,8 +518,7 @@ struct load {
     /* counters */
     uint64_t guild_creates, dispatches, other_dispatches, message_creates, seq_gaps;
     uint64_t beats, acks, acks_late, pings, binary_frames, frames_in, bytes_in;
-    struct lg_hist connect_ready; /* connect() to READY */
-    struct lg_hist hb_rtt;        /* heartbeat to ACK */
+    struct lg_hist hb_rtt; /* heartbeat to ACK */
 
     /* latency */
     bool sending;
@@ -551,10 +544,10 @@ static void conn_finish(struct load *l, struct gw_conn *c, enum fail_kind kind, 
     if (c->state == GW_DONE)
         return;
     if (c->state == GW_READY) {
-        l->ready--;
-        l->lost_after_ready++;
+        l->cl.ready--;
+        l->cl.lost_after_ready++;
     } else if (c->state != GW_NEW) {
-        l->inflight--;
+        l->cl.inflight--;
     }
     l->fails[kind]++;
     if (!l->first_fail[0]) {
@@ -566,7 +559,7 @@ static void conn_finish(struct load *l, struct gw_conn *c, enum fail_kind kind, 
     c->in = NULL;
     c->in_len = c->in_cap = 0;
     c->state = GW_DONE;
-    l->done++;
+    l->cl.done++;
 }
 
 /* Sends bytes, or queues them behind what is already waiting. */
@@ -659,8 +652,8 @@ static void conn_start(struct load *l, struct gw_conn *c, uint64_t now)
 
     c->t_start = now;
     c->state = GW_CONNECTING;
-    l->started++;
-    l->inflight++;
+    l->cl.started++;
+    l->cl.inflight++;
     rc = lg_conn_open(&c->io, l->epfd, index,
                       lg_src_addr(l->src_base, l->opt.run.per_addr, (int)index), &l->dst);
     if (rc < 0)
@@ -750,10 +743,10 @@ static void handle_payload(struct load *l, struct gw_conn *c, const char *p, siz
         } else if (pl.t && span_eq(pl.t, pl.t_len, "READY")) {
             if (c->state == GW_IDENTIFYING) {
                 c->state = GW_READY;
-                l->inflight--;
-                l->ready++;
-                l->ever_ready++;
-                lg_hist_record(&l->connect_ready, now - c->t_start);
+                l->cl.inflight--;
+                l->cl.ready++;
+                l->cl.ever_ready++;
+                lg_hist_record(&l->cl.connect_ready, now - c->t_start);
             }
         } else if (pl.t && span_eq(pl.t, pl.t_len, "GUILD_CREATE")) {
             l->guild_creates++;
@@ -1266,8 +1259,8 @@ static void print_progress(struct load *l, uint64_t now, const char *phase)
     fprintf(stderr,
             "hearth-gwload: %6.1f s %-8s started %d, ready %d, in flight %d, failed %d, "
             "guild_creates %" PRIu64 ", deliveries %" PRIu64 ", server rss %ld KiB\n",
-            (double)(now - l->t_begin) / (double)NS_PER_SEC, phase, l->started, l->ready,
-            l->inflight, l->done, l->guild_creates, l->fan.deliveries, rss);
+            (double)(now - l->t_begin) / (double)NS_PER_SEC, phase, l->cl.started, l->cl.ready,
+            l->cl.inflight, l->cl.done, l->guild_creates, l->fan.deliveries, rss);
 }
 
 static int setup(struct load *l)
@@ -1337,20 +1330,14 @@ static void report(struct load *l, const struct lg_marks *m)
     printf("mode %s: %d sessions to %s:%s from %s (%d per address)\n",
            o->mode == MODE_IDLE ? "idle" : "latency", o->run.sessions, o->com.host, o->com.port,
            src, o->run.per_addr);
-    printf("  sessions: ready %d of %d (ever %d), lost after READY %" PRIu64
-           ", failed before READY %d, never opened %d\n",
-           l->ready, o->run.sessions, l->ever_ready, l->lost_after_ready,
-           l->done - (int)l->lost_after_ready, l->not_opened);
+    lg_clients_print(&l->cl, o->run.sessions, "session", "READY");
     printf("  ends: connect %" PRIu64 ", upgrade %" PRIu64 ", protocol %" PRIu64 ", eof %" PRIu64
            ", reset %" PRIu64 ", timeout %" PRIu64 ", invalid %" PRIu64 ", close %" PRIu64 "\n",
            l->fails[F_CONNECT], l->fails[F_UPGRADE], l->fails[F_PROTOCOL], l->fails[F_EOF],
            l->fails[F_RESET], l->fails[F_TIMEOUT], l->fails[F_INVALID], l->fails[F_CLOSE]);
     if (l->first_fail[0])
         printf("  first end: %s\n", l->first_fail);
-    printf("  ramp: %.2f s (%.0f sessions/s); connect->READY ms p50 %.2f p99 %.2f max %.2f\n",
-           m->ramp_secs, m->ramp_secs > 0 ? l->ever_ready / m->ramp_secs : 0,
-           lg_hist_ms(&l->connect_ready, 0.5), lg_hist_ms(&l->connect_ready, 0.99),
-           lg_hist_max_ms(&l->connect_ready));
+    lg_clients_print_ramp(&l->cl, m->ramp_secs, "session", "READY");
     printf("  frames in %" PRIu64 " (%" PRIu64 " bytes): dispatches %" PRIu64
            " (GUILD_CREATE %" PRIu64 ", MESSAGE_CREATE %" PRIu64 ", other %" PRIu64
            "), seq gaps %" PRIu64 ", binary %" PRIu64 ", pings %" PRIu64 "\n",
@@ -1360,7 +1347,7 @@ static void report(struct load *l, const struct lg_marks *m)
            ", unacked at next beat %" PRIu64 ", ack ms p50 %.2f p99 %.2f max %.2f\n",
            (double)l->hb_interval_ns / (double)NS_PER_SEC, l->beats, l->acks, l->acks_late,
            lg_hist_ms(&l->hb_rtt, 0.5), lg_hist_ms(&l->hb_rtt, 0.99), lg_hist_max_ms(&l->hb_rtt));
-    lg_marks_print(m, o->com.server_pid, l->ready, l->ever_ready, "session");
+    lg_marks_print(m, o->com.server_pid, l->cl.ready, l->cl.ever_ready, "session");
     if (o->mode == MODE_LATENCY) {
         printf("  posted %d at %.1f/s, acked %d, errors %d; ack ms p50 %.2f p99 %.2f; late "
                "start max %.2f ms\n",
@@ -1378,16 +1365,14 @@ static void report(struct load *l, const struct lg_marks *m)
                    l->close_codes[code]);
     }
 
-    printf("result: mode=%s sessions=%d ready=%d ever_ready=%d lost=%" PRIu64 " failed=%" PRIu64
-           " not_opened=%d src_base=%s ramp_s=%.3f conn_ready_p50_ms=%.3f"
-           " conn_ready_p99_ms=%.3f guild_creates=%" PRIu64 " seq_gaps=%" PRIu64 " beats=%" PRIu64
-           " acks=%" PRIu64 " hb_p99_ms=%.3f hb_max_ms=%.3f",
-           o->mode == MODE_IDLE ? "idle" : "latency", o->run.sessions, l->ready, l->ever_ready,
-           l->lost_after_ready, fails, l->not_opened, src, m->ramp_secs,
-           lg_hist_ms(&l->connect_ready, 0.5), lg_hist_ms(&l->connect_ready, 0.99),
+    printf("result: mode=%s sessions=%d", o->mode == MODE_IDLE ? "idle" : "latency",
+           o->run.sessions);
+    lg_clients_result(&l->cl, fails, l->src_base, m->ramp_secs);
+    printf(" guild_creates=%" PRIu64 " seq_gaps=%" PRIu64 " beats=%" PRIu64 " acks=%" PRIu64
+           " hb_p99_ms=%.3f hb_max_ms=%.3f",
            l->guild_creates, l->seq_gaps, l->beats, l->acks, lg_hist_ms(&l->hb_rtt, 0.99),
            lg_hist_max_ms(&l->hb_rtt));
-    lg_marks_result(m, o->com.server_pid, l->ready, l->ever_ready);
+    lg_marks_result(m, o->com.server_pid, l->cl.ready, l->cl.ever_ready);
     if (o->mode == MODE_LATENCY) {
         printf(" messages=%d rate=%.2f posted=%d acked=%d post_errors=%d deliveries=%" PRIu64
                " expected=%" PRIu64 " complete_msgs=%d send_s=%.3f",
@@ -1430,28 +1415,28 @@ static int run(struct load *l)
         /* Open more connections, within --ramp and --inflight. */
         if (phase == P_RAMP) {
             int allowed =
-                lg_ramp_allowed(&o->run, l->t_begin, now, &next_conn, &ramp_cut, l->inflight);
+                lg_ramp_allowed(&o->run, l->t_begin, now, &next_conn, &ramp_cut, l->cl.inflight);
             while (next_conn < o->run.sessions && next_conn < allowed &&
-                   l->inflight < o->run.inflight)
+                   l->cl.inflight < o->run.inflight)
                 conn_start(l, &l->conns[next_conn++], now);
-            if (next_conn == o->run.sessions && l->inflight == 0) {
+            if (next_conn == o->run.sessions && l->cl.inflight == 0) {
                 l->t_all_ready = now;
                 m.ramp_secs = (double)(now - l->t_begin) / (double)NS_PER_SEC;
-                fprintf(stderr, "hearth-gwload: %d of %d sessions ready after %.2f s\n", l->ready,
-                        o->run.sessions, m.ramp_secs);
+                fprintf(stderr, "hearth-gwload: %d of %d sessions ready after %.2f s\n",
+                        l->cl.ready, o->run.sessions, m.ramp_secs);
                 /* Let the server finish what the last READYs started before measuring. */
                 t_phase = now;
                 phase = P_HOLD;
             }
         }
         if (phase == P_HOLD && lg_marks_hold_step(&m, o->com.server_pid, now, &t_phase, hold_ns)) {
-            if (o->mode == MODE_LATENCY && o->run.messages > 0 && l->ready > 0) {
+            if (o->mode == MODE_LATENCY && o->run.messages > 0 && l->cl.ready > 0) {
                 phase = P_SEND;
-                l->fan.expected_per_msg = l->ready;
+                l->fan.expected_per_msg = l->cl.ready;
                 l->t_send0 = now + NS_PER_SEC / 2; /* the senders connect meanwhile */
                 lg_marks_send_start(&m, o->com.server_pid);
                 fprintf(stderr, "hearth-gwload: posting %d messages at %.1f/s to %d sessions\n",
-                        o->run.messages, o->run.rate, l->ready);
+                        o->run.messages, o->run.rate, l->cl.ready);
             } else {
                 phase = P_DONE;
             }
@@ -1464,13 +1449,8 @@ static int run(struct load *l)
             bool drained = l->next_msg == o->run.messages && l->t_last_ack &&
                            l->acked + l->post_errors >= l->posted && now > l->t_last_ack + drain_ns;
             if (all_in || drained) {
-                lg_marks_send_end(&m, o->com.server_pid);
-                m.send_secs = (double)(now - l->t_send0) / (double)NS_PER_SEC;
-                if (!all_in)
-                    fprintf(stderr,
-                            "hearth-gwload: gave up waiting for deliveries %.1f s after "
-                            "the last ack\n",
-                            o->run.drain);
+                lg_marks_send_done(&m, o->com.server_pid, now, l->t_send0, all_in, o->run.drain,
+                                   "ack");
                 phase = P_DONE;
                 break;
             }
@@ -1485,19 +1465,16 @@ static int run(struct load *l)
             next_progress += NS_PER_SEC;
         }
         int timeout = phase == P_SEND ? 1 : 10;
-        int n = epoll_wait(l->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout);
-        if (n < 0 && errno != EINTR)
-            lg_fail("epoll_wait");
-        if (n > 0)
-            dispatch_events(l, evs, n);
+        dispatch_events(l, evs,
+                        lg_epoll_wait(l->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout));
     }
     if (phase != P_DONE) {
         /* Interrupted: report what there is. */
         lg_marks_cut_short(&m, o->com.server_pid, l->t_begin, phase == P_SEND);
     }
-    l->not_opened = ramp_cut;
+    l->cl.not_opened = ramp_cut;
     report(l, &m);
-    if (l->ever_ready == 0)
+    if (l->cl.ever_ready == 0)
         return 1;
     if (o->mode == MODE_LATENCY && o->run.messages > 0 && l->fan.deliveries == 0)
         return 1;

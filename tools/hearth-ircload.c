@@ -267,25 +267,18 @@ struct load {
     uint32_t src_base;
 
     /* connection phase */
-    int started;     /* connections begun */
-    int inflight;    /* between connect and 001 */
+    struct lg_clients cl;
     int joining;     /* between JOIN and 366 */
     int *join_queue; /* indices of registered clients waiting to join, in order */
     int jq_head, jq_tail;
-    int ready; /* ready (and not lost since) */
-    int ever_ready;
-    int done;       /* connections finished (failed or closed) */
-    int not_opened; /* connections never opened (--ramp-timeout) */
     uint64_t t_begin, t_all_ready, t_last_in;
     uint64_t fails[F_KINDS];
-    uint64_t lost_after_ready;
     char first_fail[240];
 
     /* counters */
     uint64_t lines_in, bytes_in, join_lines, names_lines, privmsgs, other_lines;
     uint64_t pings, error_numerics;
-    struct lg_hist connect_ready; /* connect() to 001 */
-    struct lg_hist join_ready;    /* JOIN to 366 */
+    struct lg_hist join_ready; /* JOIN to 366 */
 
     /* fan-out */
     int next_msg; /* next message to send */
@@ -318,15 +311,15 @@ static void conn_finish(struct load *l, struct irc_conn *c, enum fail_kind kind,
                      fail_names[kind]);
     } else {
         if (c->state == C_READY) {
-            l->ready--;
-            l->lost_after_ready++;
+            l->cl.ready--;
+            l->cl.lost_after_ready++;
         } else if (c->state == C_CONNECTING || c->state == C_REGISTERING) {
-            l->inflight--;
+            l->cl.inflight--;
         } else if (c->state == C_JOINING) {
             l->joining--;
         }
         l->fails[kind]++;
-        l->done++;
+        l->cl.done++;
         if (!l->first_fail[0])
             snprintf(l->first_fail, sizeof(l->first_fail), "%s (client %td, %s)", why, c - l->conns,
                      fail_names[kind]);
@@ -369,8 +362,8 @@ static void conn_start(struct load *l, struct irc_conn *c, uint64_t now)
     c->t_start = now;
     c->state = C_CONNECTING;
     if (!is_sender(l, c)) {
-        l->started++;
-        l->inflight++;
+        l->cl.started++;
+        l->cl.inflight++;
     }
     /* The sender takes the address after the last client's. */
     rc = lg_conn_open(&c->io, l->epfd, index,
@@ -412,16 +405,16 @@ static void conn_ready(struct load *l, struct irc_conn *c, uint64_t now)
     c->state = C_READY;
     if (is_sender(l, c))
         return;
-    l->ready++;
-    l->ever_ready++;
+    l->cl.ready++;
+    l->cl.ever_ready++;
 }
 
 /* 001: registered. */
 static void conn_registered(struct load *l, struct irc_conn *c, uint64_t now)
 {
     if (!is_sender(l, c)) {
-        l->inflight--;
-        lg_hist_record(&l->connect_ready, now - c->t_start);
+        l->cl.inflight--;
+        lg_hist_record(&l->cl.connect_ready, now - c->t_start);
     }
     if (!l->opt.join) {
         conn_ready(l, c, now);
@@ -662,8 +655,8 @@ static void print_progress(struct load *l, uint64_t now, const char *phase)
             "hearth-ircload: %6.1f s %-8s started %d, registering %d, waiting to join %d, "
             "joining %d, ready %d, failed %d, join lines %" PRIu64 ", deliveries %" PRIu64
             ", server rss %ld KiB\n",
-            (double)(now - l->t_begin) / (double)NS_PER_SEC, phase, l->started, l->inflight,
-            l->jq_tail - l->jq_head, l->joining, l->ready, l->done, l->join_lines,
+            (double)(now - l->t_begin) / (double)NS_PER_SEC, phase, l->cl.started, l->cl.inflight,
+            l->jq_tail - l->jq_head, l->joining, l->cl.ready, l->cl.done, l->join_lines,
             l->fan.deliveries, rss);
 }
 
@@ -724,20 +717,14 @@ static void report(struct load *l, const struct lg_marks *m)
     printf("mode %s: %d clients to %s:%s from %s (%d per address)%s\n", fanout ? "fanout" : "idle",
            o->run.sessions, o->com.host, o->com.port, src, o->run.per_addr,
            o->join ? ", joining one channel" : "");
-    printf("  clients: ready %d of %d (ever %d), lost after ready %" PRIu64
-           ", failed before ready %d, never opened %d\n",
-           l->ready, o->run.sessions, l->ever_ready, l->lost_after_ready,
-           l->done - (int)l->lost_after_ready, l->not_opened);
+    lg_clients_print(&l->cl, o->run.sessions, "client", "ready");
     printf("  ends: connect %" PRIu64 ", protocol %" PRIu64 ", refused %" PRIu64 ", eof %" PRIu64
            ", reset %" PRIu64 ", timeout %" PRIu64 ", error %" PRIu64 "\n",
            l->fails[F_CONNECT], l->fails[F_PROTOCOL], l->fails[F_REFUSED], l->fails[F_EOF],
            l->fails[F_RESET], l->fails[F_TIMEOUT], l->fails[F_ERROR]);
     if (l->first_fail[0])
         printf("  first end: %s\n", l->first_fail);
-    printf("  ramp: %.2f s (%.0f clients/s); connect->001 ms p50 %.2f p99 %.2f max %.2f\n",
-           m->ramp_secs, m->ramp_secs > 0 ? l->ever_ready / m->ramp_secs : 0,
-           lg_hist_ms(&l->connect_ready, 0.5), lg_hist_ms(&l->connect_ready, 0.99),
-           lg_hist_max_ms(&l->connect_ready));
+    lg_clients_print_ramp(&l->cl, m->ramp_secs, "client", "001");
     if (o->join)
         printf("  JOIN->366 ms p50 %.2f p99 %.2f max %.2f\n", lg_hist_ms(&l->join_ready, 0.5),
                lg_hist_ms(&l->join_ready, 0.99), lg_hist_max_ms(&l->join_ready));
@@ -746,7 +733,7 @@ static void report(struct load *l, const struct lg_marks *m)
            ", error numerics %" PRIu64 ", other %" PRIu64 "\n",
            l->lines_in, l->bytes_in, l->join_lines, l->names_lines, l->privmsgs, f->foreign,
            l->pings, l->error_numerics, l->other_lines);
-    lg_marks_print(m, o->com.server_pid, l->ready, l->ever_ready, "client");
+    lg_marks_print(m, o->com.server_pid, l->cl.ready, l->cl.ever_ready, "client");
     if (fanout) {
         printf("  settled %.2f s after the hold; sent %d at %.1f/s; late start max %.2f ms\n",
                m->settle_secs, l->sent, o->run.rate, (double)l->send_lag_max / (double)NS_PER_MS);
@@ -756,16 +743,14 @@ static void report(struct load *l, const struct lg_marks *m)
     }
     lg_self_print();
 
-    printf("result: mode=%s sessions=%d joined=%d ready=%d ever_ready=%d lost=%" PRIu64
-           " failed=%" PRIu64 " not_opened=%d src_base=%s ramp_s=%.3f conn_ready_p50_ms=%.3f"
-           " conn_ready_p99_ms=%.3f join_p50_ms=%.3f join_p99_ms=%.3f join_lines=%" PRIu64
-           " names_lines=%" PRIu64 " pings=%" PRIu64 " error_numerics=%" PRIu64,
-           fanout ? "fanout" : "idle", o->run.sessions, o->join ? 1 : 0, l->ready, l->ever_ready,
-           l->lost_after_ready, fails, l->not_opened, src, m->ramp_secs,
-           lg_hist_ms(&l->connect_ready, 0.5), lg_hist_ms(&l->connect_ready, 0.99),
+    printf("result: mode=%s sessions=%d joined=%d", fanout ? "fanout" : "idle", o->run.sessions,
+           o->join ? 1 : 0);
+    lg_clients_result(&l->cl, fails, l->src_base, m->ramp_secs);
+    printf(" join_p50_ms=%.3f join_p99_ms=%.3f join_lines=%" PRIu64 " names_lines=%" PRIu64
+           " pings=%" PRIu64 " error_numerics=%" PRIu64,
            lg_hist_ms(&l->join_ready, 0.5), lg_hist_ms(&l->join_ready, 0.99), l->join_lines,
            l->names_lines, l->pings, l->error_numerics);
-    lg_marks_result(m, o->com.server_pid, l->ready, l->ever_ready);
+    lg_marks_result(m, o->com.server_pid, l->cl.ready, l->cl.ever_ready);
     if (fanout) {
         printf(" messages=%d rate=%.2f sent=%d deliveries=%" PRIu64 " expected=%" PRIu64
                " complete_msgs=%d settle_s=%.3f send_s=%.3f",
@@ -825,17 +810,17 @@ static int run(struct load *l)
         /* Open more connections, within --ramp and --inflight. */
         if (phase == P_RAMP) {
             int allowed =
-                lg_ramp_allowed(&o->run, t_ramp0, now, &next_conn, &ramp_cut, l->inflight);
+                lg_ramp_allowed(&o->run, t_ramp0, now, &next_conn, &ramp_cut, l->cl.inflight);
             while (next_conn < o->run.sessions && next_conn < allowed &&
-                   l->inflight < o->run.inflight)
+                   l->cl.inflight < o->run.inflight)
                 conn_start(l, &l->conns[next_conn++], now);
             join_pump(l, now);
-            if (next_conn == o->run.sessions && l->inflight == 0 && l->joining == 0 &&
+            if (next_conn == o->run.sessions && l->cl.inflight == 0 && l->joining == 0 &&
                 l->jq_head == l->jq_tail) {
                 l->t_all_ready = now;
                 m.ramp_secs = (double)(now - t_ramp0) / (double)NS_PER_SEC;
-                fprintf(stderr, "hearth-ircload: %d of %d clients ready after %.2f s\n", l->ready,
-                        o->run.sessions, m.ramp_secs);
+                fprintf(stderr, "hearth-ircload: %d of %d clients ready after %.2f s\n",
+                        l->cl.ready, o->run.sessions, m.ramp_secs);
                 /* Let the server finish what the last registrations started before measuring. */
                 t_phase = now;
                 phase = P_HOLD;
@@ -843,7 +828,7 @@ static int run(struct load *l)
         }
         if (phase == P_HOLD && lg_marks_hold_step(&m, o->com.server_pid, now, &t_phase, hold_ns)) {
             t_phase = now;
-            phase = l->sender && o->run.messages > 0 && l->ready > 0 ? P_SETTLE : P_DONE;
+            phase = l->sender && o->run.messages > 0 && l->cl.ready > 0 ? P_SETTLE : P_DONE;
         }
         /* The JOIN storm may still be in the server's send queues: wait for silence, so
          * that the CPU read over the sending window is the messages' alone. */
@@ -855,11 +840,11 @@ static int run(struct load *l)
             }
             m.settle_secs = (double)(now - t_phase) / (double)NS_PER_SEC;
             phase = P_SEND;
-            l->fan.expected_per_msg = l->ready;
+            l->fan.expected_per_msg = l->cl.ready;
             l->t_send0 = now;
             lg_marks_send_start(&m, o->com.server_pid);
             fprintf(stderr, "hearth-ircload: sending %d messages at %.1f/s to %d receivers\n",
-                    o->run.messages, o->run.rate, l->ready);
+                    o->run.messages, o->run.rate, l->cl.ready);
         }
         if (phase == P_SEND) {
             sender_tick(l, now);
@@ -868,13 +853,8 @@ static int run(struct load *l)
                 all_sent && l->fan.deliveries >= (uint64_t)l->sent * l->fan.expected_per_msg;
             bool drained = all_sent && now > l->t_last_send + drain_ns;
             if (all_in || drained) {
-                lg_marks_send_end(&m, o->com.server_pid);
-                m.send_secs = (double)(now - l->t_send0) / (double)NS_PER_SEC;
-                if (!all_in)
-                    fprintf(stderr,
-                            "hearth-ircload: gave up waiting for deliveries %.1f s after "
-                            "the last message\n",
-                            o->run.drain);
+                lg_marks_send_done(&m, o->com.server_pid, now, l->t_send0, all_in, o->run.drain,
+                                   "message");
                 phase = P_DONE;
                 break;
             }
@@ -888,19 +868,16 @@ static int run(struct load *l)
             next_progress += NS_PER_SEC;
         }
         int timeout = phase == P_SEND ? 1 : 10;
-        int n = epoll_wait(l->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout);
-        if (n < 0 && errno != EINTR)
-            lg_fail("epoll_wait");
-        if (n > 0)
-            dispatch_events(l, evs, n);
+        dispatch_events(l, evs,
+                        lg_epoll_wait(l->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout));
     }
     if (phase != P_DONE) {
         /* Interrupted, or the sender failed: report what there is. */
         lg_marks_cut_short(&m, o->com.server_pid, t_ramp0, phase == P_SEND);
     }
-    l->not_opened = ramp_cut;
+    l->cl.not_opened = ramp_cut;
     report(l, &m);
-    if (l->ever_ready == 0)
+    if (l->cl.ever_ready == 0)
         return 1;
     if (o->mode == MODE_FANOUT && o->run.messages > 0 && l->fan.deliveries == 0)
         return 1;

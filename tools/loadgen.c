@@ -378,6 +378,15 @@ int lg_epoll_set(int epfd, int fd, int op, uint32_t events, uint64_t tag)
     return epoll_ctl(epfd, op, fd, &ev);
 }
 
+int lg_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout_ms)
+{
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
+
+    if (n < 0 && errno != EINTR)
+        lg_fail("epoll_wait");
+    return n > 0 ? n : 0;
+}
+
 /* ---- client connections with an output queue -------------------------------------------- */
 
 uint64_t lg_conn_tag(const struct lg_conn *c, uint32_t index)
@@ -665,6 +674,38 @@ int lg_clients_setup(const char *host, const char *port, int total, int reserve,
     return 0;
 }
 
+/* ---- a ramp-hold-send run: the clients' counts ----------------------------------------- */
+
+void lg_clients_print(const struct lg_clients *c, int asked, const char *noun, const char *word)
+{
+    printf("  %ss: ready %d of %d (ever %d), lost after %s %" PRIu64
+           ", failed before %s %d, never opened %d\n",
+           noun, c->ready, asked, c->ever_ready, word, c->lost_after_ready, word,
+           c->done - (int)c->lost_after_ready, c->not_opened);
+}
+
+void lg_clients_print_ramp(const struct lg_clients *c, double ramp_secs, const char *noun,
+                           const char *step)
+{
+    printf("  ramp: %.2f s (%.0f %ss/s); connect->%s ms p50 %.2f p99 %.2f max %.2f\n", ramp_secs,
+           ramp_secs > 0 ? c->ever_ready / ramp_secs : 0, noun, step,
+           lg_hist_ms(&c->connect_ready, 0.5), lg_hist_ms(&c->connect_ready, 0.99),
+           lg_hist_max_ms(&c->connect_ready));
+}
+
+void lg_clients_result(const struct lg_clients *c, uint64_t fails, uint32_t src_base,
+                       double ramp_secs)
+{
+    char src[INET_ADDRSTRLEN];
+    struct in_addr a = {.s_addr = htonl(src_base)};
+
+    inet_ntop(AF_INET, &a, src, sizeof(src));
+    printf(" ready=%d ever_ready=%d lost=%" PRIu64 " failed=%" PRIu64
+           " not_opened=%d src_base=%s ramp_s=%.3f conn_ready_p50_ms=%.3f conn_ready_p99_ms=%.3f",
+           c->ready, c->ever_ready, c->lost_after_ready, fails, c->not_opened, src, ramp_secs,
+           lg_hist_ms(&c->connect_ready, 0.5), lg_hist_ms(&c->connect_ready, 0.99));
+}
+
 /* ---- a ramp-hold-send run: the server's readings at each phase -------------------------- */
 
 void lg_marks_init(struct lg_marks *m)
@@ -734,6 +775,16 @@ void lg_marks_cut_short(struct lg_marks *m, long pid, uint64_t t_ramp0, bool sen
         m->ramp_secs = (double)(lg_now_ns() - t_ramp0) / (double)LG_NS_PER_SEC;
     if (sending)
         lg_marks_send_end(m, pid);
+}
+
+void lg_marks_send_done(struct lg_marks *m, long pid, uint64_t now, uint64_t t_send0, bool all_in,
+                        double drain, const char *what)
+{
+    lg_marks_send_end(m, pid);
+    m->send_secs = (double)(now - t_send0) / (double)LG_NS_PER_SEC;
+    if (!all_in)
+        fprintf(stderr, "%s: gave up waiting for deliveries %.1f s after the last %s\n", prog_name,
+                drain, what);
 }
 
 void lg_marks_send_start(struct lg_marks *m, long pid)

@@ -15,6 +15,7 @@
 #define HEARTH_TOOLS_LOADGEN_H
 
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -239,6 +240,9 @@ int lg_connect_error(int fd);
 /* epoll_ctl with the event's data set to tag. */
 int lg_epoll_set(int epfd, int fd, int op, uint32_t events, uint64_t tag);
 
+/* epoll_wait that exits (lg_fail) on an error other than EINTR: the events ready, >= 0. */
+int lg_epoll_wait(int epfd, struct epoll_event *evs, int max, int timeout_ms);
+
 /* ---- client connections with an output queue (hearth-gwload, hearth-ircload) --------------- */
 
 /*
@@ -348,6 +352,35 @@ int lg_src_bind(int fd, uint32_t addr);
 int lg_clients_setup(const char *host, const char *port, int total, int reserve, const char *noun,
                      uint32_t base, int per_addr, struct sockaddr_in *dst, uint32_t *src_base);
 
+/* ---- a ramp-hold-send run: the clients' counts ------------------------------------------- */
+
+/*
+ * How the clients of a run are doing. A client is in flight from connect() until it is ready
+ * (the protocol's handshake is over), then ready until it ends; `done` counts the ends.
+ */
+struct lg_clients {
+    int started;  /* connections begun */
+    int inflight; /* between connect and ready */
+    int ready;    /* ready (and not lost since) */
+    int ever_ready;
+    int done;       /* connections finished (failed or closed) */
+    int not_opened; /* connections never opened (--ramp-timeout) */
+    uint64_t lost_after_ready;
+    struct lg_hist connect_ready; /* connect() to ready */
+};
+
+/*
+ * The report's lines on the clients: "NOUNs: ready N of ASKED ..., lost after WORD ..." and,
+ * after the tool's own lines on how connections ended, "ramp: ... connect->STEP ms ...".
+ */
+void lg_clients_print(const struct lg_clients *c, int asked, const char *noun, const char *word);
+void lg_clients_print_ramp(const struct lg_clients *c, double ramp_secs, const char *noun,
+                           const char *step);
+
+/* The result fields from ready= to conn_ready_p99_ms= (fails: connections that ended). */
+void lg_clients_result(const struct lg_clients *c, uint64_t fails, uint32_t src_base,
+                       double ramp_secs);
+
 /* ---- a ramp-hold-send run: the server's readings at each phase ---------------------------- */
 
 /*
@@ -388,6 +421,13 @@ bool lg_marks_hold_step(struct lg_marks *m, long pid, uint64_t now, uint64_t *t_
  * t_ramp0 is when the ramp began; sending says whether the sending window was open.
  */
 void lg_marks_cut_short(struct lg_marks *m, long pid, uint64_t t_ramp0, bool sending);
+
+/*
+ * The end of the sending window at `now` (it began at t_send0). Unless every copy arrived
+ * (all_in), says on stderr that the run gave up drain seconds after the last WHAT.
+ */
+void lg_marks_send_done(struct lg_marks *m, long pid, uint64_t now, uint64_t t_send0, bool all_in,
+                        double drain, const char *what);
 
 /* The start and the end of the sending window. */
 void lg_marks_send_start(struct lg_marks *m, long pid);
