@@ -64,16 +64,8 @@ if [[ ${1-} == --ratios ]]; then
         echo "usage: $0 --ratios HEARTH_RESULTS BASELINE_RESULTS" >&2
         exit 2
     }
-    exec "$PY" - "$2" "$3" <<'EOF'
-import sys
-
-def load(path):
-    runs = []
-    for line in open(path):
-        runs.append(dict(f.split("=", 1) for f in line.split() if "=" in f))
-    return runs
-
-hearth, irc = load(sys.argv[1]), load(sys.argv[2])
+    report_py "$2" "$3" <<'EOF'
+hearth, irc = load_runs(sys.argv[1]), load_runs(sys.argv[2])
 
 def num(r, k):
     try:
@@ -129,6 +121,7 @@ print("|---|---:|---:|---:|")
 for r in rows:
     print("| " + " | ".join(r) + " |")
 EOF
+    exit
 fi
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -293,22 +286,13 @@ LOADAVG_END=$(loadavg)
 [[ -z $RESULTS_OUT ]] || cat "$RESULTS" >>"$RESULTS_OUT"
 
 export LOADAVG_START LOADAVG_END HOLD PINGFREQ IRC_INFLIGHT JOIN_INFLIGHT FD_LIMIT IRC_VERSION
-"$PY" - "$RESULTS" "$WORK/stops.txt" <<'EOF' | tee "${OUT:-/dev/null}"
-import os, sys
-
-runs = [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in open(sys.argv[1])]
-stops = {}
-for line in open(sys.argv[2]):
-    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
-    stops[kv["tag"]] = kv.get("stop_s", "").replace("_", " ")
-
-def f(r, k, d=0):
-    v = float(r.get(k, "nan"))
-    return "n/a" if v != v or v < 0 else f"{v:,.{d}f}"
+report_py "$RESULTS" "$WORK/stops.txt" <<'EOF' | tee "${OUT:-/dev/null}"
+runs = load_runs(sys.argv[1])
+stops = load_stops(sys.argv[2])
 
 def heap_per(r, key):
-    b, a, n = float(r.get(key + "_before", -1)), float(r.get(key + "_held", -1)), int(r["ready"])
-    return f"{(a - b) / n:,.0f}" if a >= 0 and b >= 0 and n > 0 else "n/a"
+    v = heap_delta(r, key)
+    return "n/a" if v is None else f"{v:,.0f}"
 
 w = print
 w(f"**Same-run baseline: {os.environ['IRC_VERSION']}**")
@@ -353,14 +337,7 @@ if fan:
       "| server CPU µs/message | **server CPU µs/delivery** | generator µs/delivery |")
     w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in fan:
-        exp = int(r["expected"])
-        pct = 100 * int(r["deliveries"]) / exp if exp else 0
-        w(f"| {int(r['ready']):,} | {r['sent']} | {float(r['rate']):g} "
-          f"| {int(r['deliveries']):,} / {exp:,} ({pct:.1f} %) | {f(r, 'deliveries_per_s')} "
-          f"| **{f(r, 'p50_ms', 2)}** | **{f(r, 'p99_ms', 2)}** | **{f(r, 'p999_ms', 2)}** "
-          f"| {f(r, 'max_ms', 2)} | {f(r, 'last_p50_ms', 2)} / {f(r, 'last_p99_ms', 2)} "
-          f"| {f(r, 'ramp_s', 1)} | {f(r, 'srv_us_per_msg', 0)} "
-          f"| **{f(r, 'srv_us_per_delivery', 2)}** | {f(r, 'gen_us_per_delivery', 2)} |")
+        w(delivery_row(r, "sent", f(r, "ramp_s", 1)))
     w("")
 for r in runs:
     notes = []

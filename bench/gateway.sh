@@ -233,27 +233,12 @@ fi
 
 # ---- report ----------------------------------------------------------------------------------
 export LOADAVG_START LOADAVG_END HOLD HEARTBEAT_MS INFLIGHT RAMP FD_LIMIT
-REPORT=$("$PY" - "$RESULTS" "$WORK/stops.txt" <<'EOF'
-import os, sys
-
-runs = []
-for line in open(sys.argv[1]):
-    runs.append(dict(f.split("=", 1) for f in line.split() if "=" in f))
-stops = {}
-for line in open(sys.argv[2]):
-    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
-    stops[kv["tag"]] = kv.get("stop_s", "").replace("_", " ")
-
-def heap_per_session(r, key):
-    b, a, n = float(r.get(key + "_before", -1)), float(r.get(key + "_held", -1)), int(r["ready"])
-    return (a - b) / n if a >= 0 and b >= 0 and n > 0 else -1
+REPORT=$(report_py "$RESULTS" "$WORK/stops.txt" <<'EOF'
+runs = load_runs(sys.argv[1])
+stops = load_stops(sys.argv[2])
 
 def fmt_b(v):
-    return "n/a" if v < 0 else f"{v:,.0f}"
-
-def f(r, k, d=0):
-    v = float(r.get(k, "nan"))
-    return "n/a" if v != v or v < 0 else f"{v:,.{d}f}"
+    return "n/a" if v is None or v < 0 else f"{v:,.0f}"
 
 out = []
 w = out.append
@@ -286,8 +271,8 @@ if idle:
           f"| {mib('rss_before_kib')} | {mib('rss_ready_kib')} | {mib('rss_held_kib')} "
           f"| {mib('hwm_kib')} | **{f(r, 'bytes_per_session_held')}** "
           f"| {f(r, 'bytes_per_session_ready')} "
-          f"| **{fmt_b(heap_per_session(r, 'heap_used'))}** "
-          f"| {fmt_b(heap_per_session(r, 'heap_sys'))} | {f(r, 'srv_cpu_ramp_s', 1)} | {hold_pct:.1f} "
+          f"| **{fmt_b(heap_delta(r, 'heap_used'))}** "
+          f"| {fmt_b(heap_delta(r, 'heap_sys'))} | {f(r, 'srv_cpu_ramp_s', 1)} | {hold_pct:.1f} "
           f"| {f(r, 'hb_p99_ms', 1)} / {f(r, 'hb_max_ms', 1)} "
           f"| {r['lost']} / {int(r['failed']) - int(r['lost'])} / {r['not_opened']} |")
     w("")
@@ -317,14 +302,7 @@ if lat:
       "| server CPU µs/message | **server CPU µs/delivery** | generator µs/delivery |")
     w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in lat:
-        exp = int(r["expected"])
-        pct = 100 * int(r["deliveries"]) / exp if exp else 0
-        w(f"| {int(r['ready']):,} | {r['acked']} | {float(r['rate']):g} "
-          f"| {int(r['deliveries']):,} / {exp:,} ({pct:.1f} %) | {f(r, 'deliveries_per_s')} "
-          f"| **{f(r, 'p50_ms', 2)}** | **{f(r, 'p99_ms', 2)}** | **{f(r, 'p999_ms', 2)}** "
-          f"| {f(r, 'max_ms', 2)} | {f(r, 'last_p50_ms', 2)} / {f(r, 'last_p99_ms', 2)} "
-          f"| {f(r, 'ack_p50_ms', 2)} / {f(r, 'ack_p99_ms', 2)} | {f(r, 'srv_us_per_msg', 0)} "
-          f"| **{f(r, 'srv_us_per_delivery', 2)}** | {f(r, 'gen_us_per_delivery', 2)} |")
+        w(delivery_row(r, "acked", f"{f(r, 'ack_p50_ms', 2)} / {f(r, 'ack_p99_ms', 2)}"))
     w("")
     for r in lat:
         notes = []

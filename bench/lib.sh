@@ -194,3 +194,44 @@ for k in sys.argv[1].split("."):
     v = v[int(k)] if isinstance(v, list) else v[k]
 print(v)' "$1"
 }
+
+# report_py ARGS... <<'EOF' ... EOF: runs a Python report program, read from stdin, with ARGS
+# (sys.argv[1:]), after the helpers the reports share (REPORT_PY).
+REPORT_PY=$(
+    cat <<'EOF'
+import os, sys
+
+def load_runs(path):
+    """One dict per line of a results file: its key=value fields."""
+    return [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in open(path)]
+
+def load_stops(path):
+    """tag -> how many seconds the server took to stop after SIGTERM (stops.txt)."""
+    return {kv["tag"]: kv.get("stop_s", "").replace("_", " ") for kv in load_runs(path)}
+
+def f(r, k, d=0):
+    """Field k of run r with d decimals and thousands separators; n/a when absent or < 0."""
+    v = float(r.get(k, "nan"))
+    return "n/a" if v != v or v < 0 else f"{v:,.{d}f}"
+
+def heap_delta(r, key):
+    """Heap bytes per client held (key: heap_used or heap_sys); None when not read."""
+    b, a, n = float(r.get(key + "_before", -1)), float(r.get(key + "_held", -1)), int(r["ready"])
+    return (a - b) / n if a >= 0 and b >= 0 and n > 0 else None
+
+def delivery_row(r, msgs_key, extra):
+    """A row of a fan-out delay table; extra is the cell between the delays and the CPU."""
+    exp = int(r["expected"])
+    pct = 100 * int(r["deliveries"]) / exp if exp else 0
+    return (f"| {int(r['ready']):,} | {r[msgs_key]} | {float(r['rate']):g} "
+            f"| {int(r['deliveries']):,} / {exp:,} ({pct:.1f} %) | {f(r, 'deliveries_per_s')} "
+            f"| **{f(r, 'p50_ms', 2)}** | **{f(r, 'p99_ms', 2)}** | **{f(r, 'p999_ms', 2)}** "
+            f"| {f(r, 'max_ms', 2)} | {f(r, 'last_p50_ms', 2)} / {f(r, 'last_p99_ms', 2)} "
+            f"| {extra} | {f(r, 'srv_us_per_msg', 0)} "
+            f"| **{f(r, 'srv_us_per_delivery', 2)}** | {f(r, 'gen_us_per_delivery', 2)} |")
+EOF
+)
+report_py() {
+    "$PY" -c "$REPORT_PY
+$(cat)" "$@"
+}

@@ -181,13 +181,10 @@ LOADAVG_END=$(loadavg)
 # ---- report ----------------------------------------------------------------------------------
 export CONNS DURATION WARMUP REPEAT BODY_SIZE SEED_COUNT SEED_SECS HISTORY_NOTE RSS \
     LOADAVG_START LOADAVG_END
-REPORT=$("$PY" - "$RESULTS" <<'EOF'
-import os, statistics, sys
+REPORT=$(report_py "$RESULTS" <<'EOF'
+import statistics
 
-runs = []
-for line in open(sys.argv[1]):
-    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
-    runs.append(kv)
+runs = load_runs(sys.argv[1])
 
 def sel(tag, conns=None):
     return [r for r in runs if r["tag"] == tag and (conns is None or r["conns"] == str(conns))]
