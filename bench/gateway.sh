@@ -50,24 +50,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOG_TAG=gateway
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
-BUILD=${BUILD:-$ROOT/build}
+gateway_scenarios
 GWLOAD=${GWLOAD:-$BUILD/hearth-gwload}
-IDLE_SESSIONS=${IDLE_SESSIONS:-"5000 19000"}
-HEARTBEAT_MS=${HEARTBEAT_MS:-41250}
-HOLD=${HOLD:-$((HEARTBEAT_MS / 1000 + 15))}
 RAMP=${RAMP:-0}
 INFLIGHT=${INFLIGHT:-20}
-RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
-CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
-LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10 5000:40"}
-LAT_MESSAGES=${LAT_MESSAGES:-200}
-LAT_RATE=${LAT_RATE:-20}
-SKIP_IDLE=${SKIP_IDLE:-0}
-SKIP_LATENCY=${SKIP_LATENCY:-0}
-MALLOC_STATS=${MALLOC_STATS:-$(command -v gdb >/dev/null && echo 1 || echo 0)}
-DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
-KEEP=${KEEP:-0}
-OUT=${OUT:-}
 # ---- same-run baseline (bench/gateway-baseline.sh) -------------------------------------------
 BASELINE=${BASELINE:-$("$ROOT/bench/gateway-baseline.sh" --check >/dev/null 2>&1 && echo 1 || echo 0)}
 IRCLOAD=${IRCLOAD:-$BUILD/hearth-ircload}

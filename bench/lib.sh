@@ -8,9 +8,31 @@
 # shellcheck shell=bash
 
 PY=/usr/bin/python3
+# Where the throwaway work directory goes, whether to keep it, and where to copy the report.
+DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
+KEEP=${KEEP:-0}
+OUT=${OUT:-}
 SERVER_PID=
 SERVER_LOG=
 GEN_PID=
+
+# gateway_scenarios: the defaults of the gateway benchmark's scenarios (see bench/gateway.sh),
+# which its same-run baseline, bench/gateway-baseline.sh, runs too.
+# shellcheck disable=SC2034 # the sourcing script reads them
+gateway_scenarios() {
+    BUILD=${BUILD:-$ROOT/build}
+    IDLE_SESSIONS=${IDLE_SESSIONS:-"5000 19000"}
+    HEARTBEAT_MS=${HEARTBEAT_MS:-41250}
+    HOLD=${HOLD:-$((HEARTBEAT_MS / 1000 + 15))}
+    RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
+    CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
+    LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10 5000:40"}
+    LAT_MESSAGES=${LAT_MESSAGES:-200}
+    LAT_RATE=${LAT_RATE:-20}
+    SKIP_IDLE=${SKIP_IDLE:-0}
+    SKIP_LATENCY=${SKIP_LATENCY:-0}
+    MALLOC_STATS=${MALLOC_STATS:-$(command -v gdb >/dev/null && echo 1 || echo 0)}
+}
 
 log() { printf '[%s %s] %s\n' "$LOG_TAG" "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
