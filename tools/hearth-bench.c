@@ -161,12 +161,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         .body_size = 64,
     };
     lg_common_defaults(&o->com, "8080");
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int common = lg_common_option(opt, optarg, &o->com, usage);
-        if (common < 0)
-            return -1;
-        if (common > 0)
-            continue;
+    while ((opt = lg_next_option(argc, argv, longopts, &o->com, NULL, 0, usage)) > 0) {
         switch (opt) {
         case OPT_TOKEN:
             o->token = optarg;
@@ -240,7 +235,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             return -1;
         }
     }
-    if (lg_no_operands(argc, argv) < 0)
+    if (opt < 0)
         return -1;
     if (!have_mode) {
         fprintf(stderr, "hearth-bench: --mode is required\n");

@@ -248,14 +248,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     };
     lg_client_defaults(&o->run, 200, 120);
     lg_common_defaults(&o->com, "8080");
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int done = lg_common_option(opt, optarg, &o->com, usage);
-        if (done == 0)
-            done = lg_client_option(opt, optarg, &o->run, 2000);
-        if (done < 0)
-            return -1;
-        if (done > 0)
-            continue;
+    while ((opt = lg_next_option(argc, argv, longopts, &o->com, &o->run, 2000, usage)) > 0) {
         switch (opt) {
         case OPT_TOKEN:
             o->token = optarg;
@@ -292,7 +285,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             return -1;
         }
     }
-    if (lg_no_operands(argc, argv) < 0)
+    if (opt < 0)
         return -1;
     if (!o->token || !plain_token(o->token)) {
         fprintf(stderr, "hearth-gwload: --token is required (printable ASCII, no quotes)\n");

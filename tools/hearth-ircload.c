@@ -165,14 +165,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     };
     lg_client_defaults(&o->run, 500, 300);
     lg_common_defaults(&o->com, "6667");
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int done = lg_common_option(opt, optarg, &o->com, usage);
-        if (done == 0)
-            done = lg_client_option(opt, optarg, &o->run, 400);
-        if (done < 0)
-            return -1;
-        if (done > 0)
-            continue;
+    while ((opt = lg_next_option(argc, argv, longopts, &o->com, &o->run, 400, usage)) > 0) {
         switch (opt) {
         case OPT_MODE:
             if (strcmp(optarg, "idle") == 0)
@@ -212,7 +205,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             return -1;
         }
     }
-    if (lg_no_operands(argc, argv) < 0)
+    if (opt < 0)
         return -1;
     if (o->mode == MODE_FANOUT)
         o->join = true;

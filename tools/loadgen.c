@@ -193,7 +193,11 @@ int lg_bad_value(const char *arg)
     return -1;
 }
 
-int lg_common_option(int opt, const char *arg, struct lg_common_opts *c, void (*usage)(FILE *))
+/*
+ * One option from getopt_long: 1 when it was a common one, 0 when it is not, -1 when its value
+ * is invalid (lg_bad_value has printed why). --help and -h print usage(stdout) and exit 0.
+ */
+static int common_option(int opt, const char *arg, struct lg_common_opts *c, void (*usage)(FILE *))
 {
     switch (opt) {
     case LG_OPT_HOST:
@@ -233,7 +237,8 @@ void lg_client_defaults(struct lg_client_opts *r, int inflight, double timeout)
     };
 }
 
-int lg_client_option(int opt, const char *arg, struct lg_client_opts *r, int content_max)
+/* As common_option, for struct lg_client_opts; --content-size takes 48 .. content_max. */
+static int client_option(int opt, const char *arg, struct lg_client_opts *r, int content_max)
 {
     int rc;
 
@@ -298,8 +303,24 @@ int lg_ramp_allowed(const struct lg_client_opts *r, uint64_t t0, uint64_t now, i
     return allowed;
 }
 
-int lg_no_operands(int argc, char **argv)
+int lg_next_option(int argc, char **argv, const struct option *longopts, struct lg_common_opts *com,
+                   struct lg_client_opts *run, int content_max, void (*usage)(FILE *))
 {
+    int opt, done;
+
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (opt == '?') {
+            usage(stderr);
+            return -1;
+        }
+        done = common_option(opt, optarg, com, usage);
+        if (done == 0 && run)
+            done = client_option(opt, optarg, run, content_max);
+        if (done < 0)
+            return -1;
+        if (done == 0)
+            return opt;
+    }
     if (optind != argc) {
         fprintf(stderr, "%s: unexpected argument '%s'\n", prog_name, argv[optind]);
         return -1;

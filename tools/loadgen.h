@@ -14,6 +14,7 @@
 #ifndef HEARTH_TOOLS_LOADGEN_H
 #define HEARTH_TOOLS_LOADGEN_H
 
+#include <getopt.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <signal.h>
@@ -86,7 +87,7 @@ int lg_parse_loopback(const char *s, uint32_t *out);
 /*
  * The options every generator takes (--host, --port, --server-pid, --seed, --verbose, --help).
  * A tool lists LG_COMMON_LONGOPTS in its getopt_long table, numbers its own options from
- * LG_OPT_TOOL, and hands every option to lg_common_option first.
+ * LG_OPT_TOOL, and reads them with lg_next_option.
  */
 enum {
     LG_OPT_HOST = 1000,
@@ -143,16 +144,9 @@ struct lg_common_opts {
 void lg_common_defaults(struct lg_common_opts *c, const char *port);
 
 /*
- * Handles one option from getopt_long: 1 when it was a common one, 0 when it is the tool's
- * own (or '?', which the tool answers), -1 when its value is invalid (lg_bad_value has
- * printed why). --help and -h print usage(stdout) and exit 0.
- */
-int lg_common_option(int opt, const char *arg, struct lg_common_opts *c, void (*usage)(FILE *));
-
-/*
  * The options of a run of many client connections that ramp up, are held, and receive
  * time-stamped messages (hearth-gwload, hearth-ircload): LG_CLIENT_LONGOPTS in the getopt_long
- * table, lg_client_option after lg_common_option.
+ * table, and a struct lg_client_opts for lg_next_option.
  */
 #define LG_CLIENT_LONGOPTS                                                                         \
     {"sessions", required_argument, NULL, LG_OPT_SESSIONS},                                        \
@@ -188,9 +182,6 @@ struct lg_client_opts {
 /* The defaults both tools share, with their own --inflight and --timeout. */
 void lg_client_defaults(struct lg_client_opts *r, int inflight, double timeout);
 
-/* As lg_common_option, for the options above; --content-size takes 48 .. content_max. */
-int lg_client_option(int opt, const char *arg, struct lg_client_opts *r, int content_max);
-
 /*
  * One step of the ramp, t0 its start: how many connections may have been opened by now
  * (--ramp). Past --ramp-timeout it cuts the ramp once: *not_opened gets the connections not
@@ -199,11 +190,17 @@ int lg_client_option(int opt, const char *arg, struct lg_client_opts *r, int con
 int lg_ramp_allowed(const struct lg_client_opts *r, uint64_t t0, uint64_t now, int *next,
                     int *not_opened, int inflight);
 
+/*
+ * getopt_long over argv for a tool whose options are LG_COMMON_LONGOPTS, LG_CLIENT_LONGOPTS when
+ * run is not NULL (--content-size up to content_max), and its own: handles the shared ones and
+ * returns the next of the tool's own (optarg holds its value); 0 when all are read, -1 (after a
+ * message and usage(stderr) where fitting) on an unknown option, a bad value or an operand.
+ */
+int lg_next_option(int argc, char **argv, const struct option *longopts, struct lg_common_opts *com,
+                   struct lg_client_opts *run, int content_max, void (*usage)(FILE *));
+
 /* Prints "PROG: bad value 'ARG' for an option" and returns -1. */
 int lg_bad_value(const char *arg);
-
-/* After getopt_long: -1 (with a message) when arguments are left over, else 0. */
-int lg_no_operands(int argc, char **argv);
 
 /* ---- the tool's name, and fatal errors ---------------------------------------------------- */
 
