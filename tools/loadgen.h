@@ -111,15 +111,15 @@ enum {
     LG_OPT_TOOL, /* the first of a tool's own options */
 };
 
-#define LG_COMMON_LONGOPTS                                                                         \
-    {"host", required_argument, NULL, LG_OPT_HOST},                                                \
-        {"port", required_argument, NULL, LG_OPT_PORT},                                            \
-        {"server-pid", required_argument, NULL, LG_OPT_SERVER_PID},                                \
-        {"seed", required_argument, NULL, LG_OPT_SEED},                                            \
-        {"verbose", no_argument, NULL, LG_OPT_VERBOSE},                                            \
-    {                                                                                              \
-        "help", no_argument, NULL, LG_OPT_HELP                                                     \
-    }
+/* clang-format off */
+#define LG_COMMON_LONGOPTS                                          \
+    {"host", required_argument, NULL, LG_OPT_HOST},                 \
+    {"port", required_argument, NULL, LG_OPT_PORT},                 \
+    {"server-pid", required_argument, NULL, LG_OPT_SERVER_PID},     \
+    {"seed", required_argument, NULL, LG_OPT_SEED},                 \
+    {"verbose", no_argument, NULL, LG_OPT_VERBOSE},                 \
+    {"help", no_argument, NULL, LG_OPT_HELP}
+/* clang-format on */
 
 struct lg_common_opts {
     const char *host; /* borrowed from argv or a literal */
@@ -148,21 +148,21 @@ void lg_common_defaults(struct lg_common_opts *c, const char *port);
  * time-stamped messages (hearth-gwload, hearth-ircload): LG_CLIENT_LONGOPTS in the getopt_long
  * table, and a struct lg_client_opts for lg_next_option.
  */
-#define LG_CLIENT_LONGOPTS                                                                         \
-    {"sessions", required_argument, NULL, LG_OPT_SESSIONS},                                        \
-        {"ramp", required_argument, NULL, LG_OPT_RAMP},                                            \
-        {"inflight", required_argument, NULL, LG_OPT_INFLIGHT},                                    \
-        {"hold", required_argument, NULL, LG_OPT_HOLD},                                            \
-        {"timeout", required_argument, NULL, LG_OPT_TIMEOUT},                                      \
-        {"ramp-timeout", required_argument, NULL, LG_OPT_RAMP_TIMEOUT},                            \
-        {"messages", required_argument, NULL, LG_OPT_MESSAGES},                                    \
-        {"rate", required_argument, NULL, LG_OPT_RATE},                                            \
-        {"content-size", required_argument, NULL, LG_OPT_CONTENT_SIZE},                            \
-        {"drain", required_argument, NULL, LG_OPT_DRAIN},                                          \
-        {"src-base", required_argument, NULL, LG_OPT_SRC_BASE},                                    \
-    {                                                                                              \
-        "per-addr", required_argument, NULL, LG_OPT_PER_ADDR                                       \
-    }
+/* clang-format off */
+#define LG_CLIENT_LONGOPTS                                          \
+    {"sessions", required_argument, NULL, LG_OPT_SESSIONS},         \
+    {"ramp", required_argument, NULL, LG_OPT_RAMP},                 \
+    {"inflight", required_argument, NULL, LG_OPT_INFLIGHT},         \
+    {"hold", required_argument, NULL, LG_OPT_HOLD},                 \
+    {"timeout", required_argument, NULL, LG_OPT_TIMEOUT},           \
+    {"ramp-timeout", required_argument, NULL, LG_OPT_RAMP_TIMEOUT}, \
+    {"messages", required_argument, NULL, LG_OPT_MESSAGES},         \
+    {"rate", required_argument, NULL, LG_OPT_RATE},                 \
+    {"content-size", required_argument, NULL, LG_OPT_CONTENT_SIZE}, \
+    {"drain", required_argument, NULL, LG_OPT_DRAIN},               \
+    {"src-base", required_argument, NULL, LG_OPT_SRC_BASE},         \
+    {"per-addr", required_argument, NULL, LG_OPT_PER_ADDR}
+/* clang-format on */
 
 struct lg_client_opts {
     int sessions;        /* clients to open */
