@@ -27,6 +27,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOG_TAG=automod-bench
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 RULE_COUNTS=${RULE_COUNTS:-"0 10 100"}
 KEYWORDS=${KEYWORDS:-1000}
@@ -36,19 +39,10 @@ WARMUP=${WARMUP:-1}
 REPEAT=${REPEAT:-3}
 ITERATIONS=${ITERATIONS:-20000}
 TEXT=${TEXT:-"hey all, just got back from the lake and the fish were huge this time. who is up for a game later? bring snack and the new map pack, we can play til dark"}
-DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
-KEEP=${KEEP:-0}
-OUT=${OUT:-}
-PY=/usr/bin/python3
 HEARTHD=$BUILD/hearthd
 BENCH=$BUILD/hearth-bench
 INPROC=$BUILD/hearth-automod-bench
 
-log() { printf '[automod-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
 for bin in "$HEARTHD" "$BENCH" "$INPROC"; do
     [[ -x $bin ]] || die "$bin is missing: run 'make' first"
 done
@@ -111,7 +105,7 @@ done
 echo >>"$REPORT"
 
 # ---- 2. over HTTP ----
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 DATA=$WORK/data
 mkdir -p "$DATA"
 "$HEARTHD" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --server-name bench.local \
@@ -125,6 +119,7 @@ curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || die "hearthd did not sta
 
 log "over HTTP: setting up the guilds"
 # Prints "POSTER_TOKEN" then one "LABEL CHANNEL" line per guild.
+# shellcheck disable=SC2086 # RULE_COUNTS is a list: one argument per count
 SETUP=$($PY - "$PORT" "$KEYWORDS" "$TEXT" $RULE_COUNTS <<'EOF'
 import json, random, sys, urllib.request
 port, keywords, text, counts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]

@@ -42,7 +42,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PY=/usr/bin/python3
+LOG_TAG=baseline
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # ---- is InspIRCd here, or can it be installed? ------------------------------------------------
 installable() {
@@ -62,16 +64,8 @@ if [[ ${1-} == --ratios ]]; then
         echo "usage: $0 --ratios HEARTH_RESULTS BASELINE_RESULTS" >&2
         exit 2
     }
-    exec "$PY" - "$2" "$3" <<'EOF'
-import sys
-
-def load(path):
-    runs = []
-    for line in open(path):
-        runs.append(dict(f.split("=", 1) for f in line.split() if "=" in f))
-    return runs
-
-hearth, irc = load(sys.argv[1]), load(sys.argv[2])
+    report_py "$2" "$3" <<'EOF'
+hearth, irc = load_runs(sys.argv[1]), load_runs(sys.argv[2])
 
 def num(r, k):
     try:
@@ -127,36 +121,17 @@ print("|---|---:|---:|---:|")
 for r in rows:
     print("| " + " | ".join(r) + " |")
 EOF
+    exit
 fi
 
 # ---- the run -----------------------------------------------------------------------------------
-BUILD=${BUILD:-$ROOT/build}
+gateway_scenarios
 IRCLOAD=${IRCLOAD:-$BUILD/hearth-ircload}
-IDLE_SESSIONS=${IDLE_SESSIONS:-"5000 19000"}
-HEARTBEAT_MS=${HEARTBEAT_MS:-41250}
-HOLD=${HOLD:-$((HEARTBEAT_MS / 1000 + 15))}
 IRC_INFLIGHT=${IRC_INFLIGHT:-1000}
 JOIN_INFLIGHT=${JOIN_INFLIGHT:-20}
-CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
-RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
-LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10 5000:40"}
-LAT_MESSAGES=${LAT_MESSAGES:-200}
-LAT_RATE=${LAT_RATE:-20}
-SKIP_IDLE=${SKIP_IDLE:-0}
-SKIP_LATENCY=${SKIP_LATENCY:-0}
-MALLOC_STATS=${MALLOC_STATS:-$(command -v gdb >/dev/null && echo 1 || echo 0)}
 INSTALL=${INSTALL:-1}
-DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
-KEEP=${KEEP:-0}
-OUT=${OUT:-}
 RESULTS_OUT=${RESULTS_OUT:-}
 PINGFREQ=$(((HEARTBEAT_MS + 500) / 1000))
-
-log() { printf '[baseline %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
 
 [[ -x $IRCLOAD ]] || die "$IRCLOAD is missing: run 'make' in $ROOT first (or set IRCLOAD)"
 
@@ -181,77 +156,22 @@ RUNASROOT=()
 
 WORK=$(mktemp -d "$DATA_PARENT/hearth-baseline.XXXXXX")
 RESULTS=$WORK/results.txt
-SERVER_PID=
-SERVER_LOG=
-GEN_PID=
 : >"$RESULTS"
 : >"$WORK/stops.txt"
 # Run a copy, so that a rebuild during the run cannot change the generator midway.
 cp "$IRCLOAD" "$WORK/hearth-ircload"
 IRCLOAD=$WORK/hearth-ircload
 
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-FD_LIMIT=$(ulimit -n)
-
-STOP_NOTE=
-stop_pid() { # PID NAME [SECONDS]: SIGTERM, up to SECONDS (default 10), then SIGKILL
-    local pid=$1 name=$2 limit=${3:-10} i
-    STOP_NOTE=
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < limit * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    STOP_NOTE="$((i / 10)).$((i % 10))"
-    if kill -0 "$pid" 2>/dev/null; then
-        log "$name (pid $pid) did not stop within $limit s of SIGTERM; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        STOP_NOTE="killed after $limit"
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-# heap_stats: "system-bytes in-use-bytes" of the server's malloc (glibc's malloc_stats()
-# through gdb, printed on the server's stderr, i.e. its log); "-1 -1" when off or failed.
-heap_stats() {
-    if [[ $MALLOC_STATS != 1 ]]; then
-        echo "-1 -1"
-        return
-    fi
-    local before
-    before=$(wc -l <"$SERVER_LOG")
-    timeout 60 gdb -p "$SERVER_PID" -batch -nx -ex 'call (void)malloc_stats()' >/dev/null 2>&1 || true
-    sleep 0.5
-    tail -n "+$((before + 1))" "$SERVER_LOG" | awk '
-        /^Total/ { t = 1 }
-        t && /^system bytes/ { s = $NF }
-        t && /^in use bytes/ { u = $NF }
-        END { print (s == "" ? -1 : s), (u == "" ? -1 : u) }'
-}
+raise_nofile
 
 cleanup() {
     local rc=$?
     stop_pid "$GEN_PID" hearth-ircload
     stop_pid "$SERVER_PID" inspircd
-    if [[ $rc -ne 0 && -n $SERVER_LOG && -s $SERVER_LOG ]]; then
-        log "last lines of the server log:"
-        tail -n 20 "$SERVER_LOG" >&2
-    fi
-    if [[ $KEEP == 1 || $rc -ne 0 ]]; then
-        log "kept $WORK (configs, server logs, raw output)"
-    else
-        rm -rf "$WORK"
-    fi
+    finish_work "$rc" 20 "configs, server logs, raw output"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-server_alive() { kill -0 "$SERVER_PID" 2>/dev/null; }
 
 # start_server TAG: a fresh InspIRCd with its own configuration; sets PORT, SERVER_PID,
 # SERVER_LOG.
@@ -296,64 +216,31 @@ EOF
     log "$tag: inspircd pid $SERVER_PID ready, $(grep -E '^VmRSS' "/proc/$SERVER_PID/status" | tr -s ' \t' ' ')"
 }
 
-stop_server() {
-    stop_pid "$SERVER_PID" inspircd 60
-    echo "tag=$1 stop_s=${STOP_NOTE// /_}" >>"$WORK/stops.txt"
-    SERVER_PID=
-}
-
 # run_ircload TAG BUDGET ARGS...: one hearth-ircload run in the background (so that the trap
 # can stop it), interrupted after BUDGET seconds (it then reports what it has). Appends its
 # result line to $RESULTS.
 run_ircload() {
     local tag=$1 budget=$2
     shift 2
-    local out=$WORK/ircload-$tag.out rc=0 ticks=0 ready_tick=-1 heap0="-1 -1" heap1="-1 -1"
-    [[ $tag != irc-idle-* ]] || heap0=$(heap_stats)
-    "$IRCLOAD" --host 127.0.0.1 --port "$PORT" --server-pid "$SERVER_PID" --verbose "$@" \
-        >"$out" 2>&1 &
-    GEN_PID=$!
-    while kill -0 "$GEN_PID" 2>/dev/null; do
-        # The heap, once, a few seconds before the end of an idle run's hold.
-        if [[ $tag == irc-idle-* && $ready_tick -lt 0 ]] && grep -q 'clients ready after' "$out" 2>/dev/null; then
-            ready_tick=$ticks
-        fi
-        if ((ready_tick >= 0 && (ticks - ready_tick) * 2 >= HOLD - 6)) && [[ $heap1 == "-1 -1" ]]; then
-            heap1=$(heap_stats)
-            [[ $heap1 != "-1 -1" ]] || heap1="-1 -2" # tried once
-        fi
-        if ! server_alive; then
-            log "$tag: inspircd died while hearth-ircload ran"
-            kill -INT "$GEN_PID" 2>/dev/null || true
-            break
-        fi
-        if ((ticks * 2 > budget)); then
-            log "$tag: hearth-ircload still running after $budget s: interrupting it"
-            kill -INT "$GEN_PID" 2>/dev/null || true
-            break
-        fi
-        sleep 2
-        ticks=$((ticks + 1))
-    done
-    wait "$GEN_PID" || rc=$?
-    GEN_PID=
-    grep -E '^hearth-ircload: .*(ready after|ramp-timeout|gave up|the sender|interrupted)' "$out" >&2 || true
-    local line
-    line=$(grep '^result:' "$out" | tail -n 1 || true)
-    if [[ -z $line ]]; then
-        tail -n 5 "$out" >&2
-        server_alive || die "$tag: inspircd died (see $SERVER_LOG)"
-        die "$tag: hearth-ircload printed no result (rc $rc)"
+    local out=$WORK/ircload-$tag.out heap0="-1 -1" ready=
+    # The heap before connecting, and once a few seconds before the end of an idle run's hold.
+    if [[ $tag == irc-idle-* ]]; then
+        heap0=$(heap_stats)
+        ready='clients ready after'
     fi
+    run_generator "$tag" "$budget" "$out" "$ready" hearth-ircload inspircd \
+        "$IRCLOAD" --host 127.0.0.1 --port "$PORT" --server-pid "$SERVER_PID" --verbose "$@"
+    grep -E '^hearth-ircload: .*(ready after|ramp-timeout|gave up|the sender|interrupted)' "$out" >&2 || true
+    gen_result "$tag" "$out" hearth-ircload inspircd
     local alive=1
     server_alive || alive=0
     read -r hs0 hu0 <<<"$heap0"
-    read -r hs1 hu1 <<<"$heap1"
-    echo "tag=$tag ${line#result: } heap_sys_before=$hs0 heap_used_before=$hu0 heap_sys_held=$hs1 heap_used_held=$hu1 server_alive=$alive" >>"$RESULTS"
+    read -r hs1 hu1 <<<"$HEAP_HELD"
+    echo "tag=$tag ${RESULT_LINE#result: } heap_sys_before=$hs0 heap_used_before=$hu0 heap_sys_held=$hs1 heap_used_held=$hu1 server_alive=$alive" >>"$RESULTS"
     log "$tag: $(grep -E '^  (clients|ramp|JOIN|server user|PRIVMSG sent -> received|deliveries|server CPU while)' "$out" | tr -s ' ' | tr '\n' ';')"
 }
 
-LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_START=$(loadavg)
 
 if [[ $SKIP_IDLE != 1 ]]; then
     for n in $IDLE_SESSIONS; do
@@ -361,7 +248,7 @@ if [[ $SKIP_IDLE != 1 ]]; then
         run_ircload "irc-idle-$n" $((RAMP_TIMEOUT + CONNECT_TIMEOUT + HOLD + 120)) --mode idle \
             --sessions "$n" --hold "$HOLD" --inflight "$IRC_INFLIGHT" \
             --ramp-timeout "$RAMP_TIMEOUT" --timeout "$CONNECT_TIMEOUT"
-        stop_server "irc-idle-$n"
+        end_server "irc-idle-$n" inspircd
     done
 fi
 
@@ -377,30 +264,21 @@ if [[ $SKIP_LATENCY != 1 ]]; then
             --hold 3 --inflight "$IRC_INFLIGHT" --join-inflight "$JOIN_INFLIGHT" \
             --ramp-timeout "$RAMP_TIMEOUT" --timeout "$CONNECT_TIMEOUT" --messages "$LAT_MESSAGES" \
             --rate "$rate" --drain 30
-        stop_server "irc-fanout-$n-$rate"
+        end_server "irc-fanout-$n-$rate" inspircd
     done
 fi
 
-LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_END=$(loadavg)
 [[ -z $RESULTS_OUT ]] || cat "$RESULTS" >>"$RESULTS_OUT"
 
 export LOADAVG_START LOADAVG_END HOLD PINGFREQ IRC_INFLIGHT JOIN_INFLIGHT FD_LIMIT IRC_VERSION
-"$PY" - "$RESULTS" "$WORK/stops.txt" <<'EOF' | tee "${OUT:-/dev/null}"
-import os, sys
-
-runs = [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in open(sys.argv[1])]
-stops = {}
-for line in open(sys.argv[2]):
-    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
-    stops[kv["tag"]] = kv.get("stop_s", "").replace("_", " ")
-
-def f(r, k, d=0):
-    v = float(r.get(k, "nan"))
-    return "n/a" if v != v or v < 0 else f"{v:,.{d}f}"
+report_py "$RESULTS" "$WORK/stops.txt" <<'EOF' | tee "${OUT:-/dev/null}"
+runs = load_runs(sys.argv[1])
+stops = load_stops(sys.argv[2])
 
 def heap_per(r, key):
-    b, a, n = float(r.get(key + "_before", -1)), float(r.get(key + "_held", -1)), int(r["ready"])
-    return f"{(a - b) / n:,.0f}" if a >= 0 and b >= 0 and n > 0 else "n/a"
+    v = heap_delta(r, key)
+    return "n/a" if v is None else f"{v:,.0f}"
 
 w = print
 w(f"**Same-run baseline: {os.environ['IRC_VERSION']}**")
@@ -445,14 +323,7 @@ if fan:
       "| server CPU µs/message | **server CPU µs/delivery** | generator µs/delivery |")
     w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in fan:
-        exp = int(r["expected"])
-        pct = 100 * int(r["deliveries"]) / exp if exp else 0
-        w(f"| {int(r['ready']):,} | {r['sent']} | {float(r['rate']):g} "
-          f"| {int(r['deliveries']):,} / {exp:,} ({pct:.1f} %) | {f(r, 'deliveries_per_s')} "
-          f"| **{f(r, 'p50_ms', 2)}** | **{f(r, 'p99_ms', 2)}** | **{f(r, 'p999_ms', 2)}** "
-          f"| {f(r, 'max_ms', 2)} | {f(r, 'last_p50_ms', 2)} / {f(r, 'last_p99_ms', 2)} "
-          f"| {f(r, 'ramp_s', 1)} | {f(r, 'srv_us_per_msg', 0)} "
-          f"| **{f(r, 'srv_us_per_delivery', 2)}** | {f(r, 'gen_us_per_delivery', 2)} |")
+        w(delivery_row(r, "sent", f(r, "ramp_s", 1)))
     w("")
 for r in runs:
     notes = []

@@ -47,37 +47,19 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
+LOG_TAG=gateway
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+gateway_scenarios
 GWLOAD=${GWLOAD:-$BUILD/hearth-gwload}
-IDLE_SESSIONS=${IDLE_SESSIONS:-"5000 19000"}
-HEARTBEAT_MS=${HEARTBEAT_MS:-41250}
-HOLD=${HOLD:-$((HEARTBEAT_MS / 1000 + 15))}
 RAMP=${RAMP:-0}
 INFLIGHT=${INFLIGHT:-20}
-RAMP_TIMEOUT=${RAMP_TIMEOUT:-900}
-CONNECT_TIMEOUT=${CONNECT_TIMEOUT:-300}
-LAT_SESSIONS=${LAT_SESSIONS:-"1000 5000:10 5000:40"}
-LAT_MESSAGES=${LAT_MESSAGES:-200}
-LAT_RATE=${LAT_RATE:-20}
-SKIP_IDLE=${SKIP_IDLE:-0}
-SKIP_LATENCY=${SKIP_LATENCY:-0}
-MALLOC_STATS=${MALLOC_STATS:-$(command -v gdb >/dev/null && echo 1 || echo 0)}
-DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
-KEEP=${KEEP:-0}
-OUT=${OUT:-}
-PY=/usr/bin/python3
 # ---- same-run baseline (bench/gateway-baseline.sh) -------------------------------------------
 BASELINE=${BASELINE:-$("$ROOT/bench/gateway-baseline.sh" --check >/dev/null 2>&1 && echo 1 || echo 0)}
 IRCLOAD=${IRCLOAD:-$BUILD/hearth-ircload}
 BASELINE_REPORT=
 
 HEARTHD_SRC=$BUILD/hearthd
-
-log() { printf '[gateway %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
 
 for bin in "$HEARTHD_SRC" "$GWLOAD"; do
     [[ -x $bin ]] || die "$bin is missing: run 'make' in $ROOT first (or set GWLOAD)"
@@ -88,9 +70,6 @@ DIRTY=$(git -C "$ROOT" status --porcelain -- client-api homeserver 2>/dev/null |
 WORK=$(mktemp -d "$DATA_PARENT/hearth-gateway.XXXXXX")
 RESULTS=$WORK/results.txt # one "tag=... result-fields" line per run
 RAW=$WORK/raw.log         # everything hearth-gwload printed
-SERVER_PID=
-SERVER_LOG=
-GEN_PID=
 : >"$RESULTS"
 : >"$RAW"
 : >"$WORK/stops.txt"
@@ -116,100 +95,16 @@ read -r -a more_args <<<"${SERVER_ARGS:-}"
 EXTRA_ARGS+=("${more_args[@]}")
 
 # Every session needs a descriptor on both sides; the hard limit here is 20,000.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-FD_LIMIT=$(ulimit -n)
-
-STOP_NOTE= # how the last stop_pid went
-stop_pid() { # PID NAME [SECONDS]: SIGTERM, up to SECONDS (default 10), then SIGKILL
-    local pid=$1 name=$2 limit=${3:-10} i
-    STOP_NOTE=
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < limit * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    STOP_NOTE="$((i / 10)).$((i % 10))"
-    if kill -0 "$pid" 2>/dev/null; then
-        log "$name (pid $pid) did not stop within $limit s of SIGTERM; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        STOP_NOTE="killed after $limit"
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
-# heap_stats: "system-bytes in-use-bytes" of the server's malloc, all arenas, from glibc's
-# malloc_stats() called through gdb (it prints to the server's stderr, i.e. its log); "-1 -1"
-# when MALLOC_STATS is 0 or it fails. It stops the server for a moment.
-heap_stats() {
-    if [[ $MALLOC_STATS != 1 ]]; then
-        echo "-1 -1"
-        return
-    fi
-    local before
-    before=$(wc -l <"$SERVER_LOG")
-    timeout 60 gdb -p "$SERVER_PID" -batch -nx -ex 'call (void)malloc_stats()' >/dev/null 2>&1 || true
-    sleep 0.5
-    tail -n "+$((before + 1))" "$SERVER_LOG" | awk '
-        /^Total/ { t = 1 }
-        t && /^system bytes/ { s = $NF }
-        t && /^in use bytes/ { u = $NF }
-        END { print (s == "" ? -1 : s), (u == "" ? -1 : u) }'
-}
+raise_nofile
 
 cleanup() {
     local rc=$?
     stop_pid "$GEN_PID" hearth-gwload
     stop_pid "$SERVER_PID" hearthd
-    if [[ $rc -ne 0 && -n $SERVER_LOG && -s $SERVER_LOG ]]; then
-        log "last lines of the server log:"
-        tail -n 30 "$SERVER_LOG" >&2
-    fi
-    if [[ $KEEP == 1 || $rc -ne 0 ]]; then
-        log "kept $WORK (server logs, raw output)"
-    else
-        rm -rf "$WORK"
-    fi
+    finish_work "$rc" 30 "server logs, raw output"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# api METHOD PATH [JSON]: prints the response body; fails (with the status) on a non-2xx.
-api() {
-    "$PY" - "$1" "http://127.0.0.1:$PORT$2" "${3-}" "${TOKEN-}" <<'EOF'
-import sys, urllib.request, urllib.error
-method, url, body, token = sys.argv[1:5]
-req = urllib.request.Request(url, method=method, data=body.encode() if body else None)
-if body:
-    req.add_header("Content-Type", "application/json")
-if token:
-    req.add_header("Authorization", token)
-try:
-    with urllib.request.urlopen(req, timeout=60) as r:
-        sys.stdout.write(r.read().decode())
-except urllib.error.HTTPError as e:
-    sys.stderr.write(f"{method} {url.split('?')[0]}: HTTP {e.code}: {e.read().decode()[:500]}\n")
-    sys.exit(1)
-except OSError as e:
-    sys.stderr.write(f"{method} {url.split('?')[0]}: {e}\n")
-    sys.exit(1)
-EOF
-}
-
-json_get() {
-    "$PY" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(v)' "$1"
-}
-
-server_alive() { kill -0 "$SERVER_PID" 2>/dev/null; }
 
 # start_server TAG SESSIONS: a fresh hearthd with its own data directory; sets PORT, TOKEN,
 # CHANNEL, SERVER_PID, SERVER_LOG.
@@ -225,14 +120,7 @@ start_server() {
         --max-connections "$maxconn" --gateway-heartbeat-ms "$HEARTBEAT_MS" \
         --argon2-mem-kib 8192 --argon2-ops 1 "${EXTRA_ARGS[@]}" >"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
-    for i in $(seq 300); do
-        if api GET /healthz >/dev/null 2>&1; then
-            break
-        fi
-        server_alive || die "$tag: the server exited at startup"
-        [[ $i -lt 300 ]] || die "$tag: the server was not ready within 30 s"
-        sleep 0.1
-    done
+    wait_healthz "$tag: "
     TOKEN=
     local reg guild
     reg=$(api POST /api/v10/auth/register '{"username":"gwbench","password":"gw-bench-password-1"}')
@@ -243,14 +131,6 @@ start_server() {
     log "$tag: server pid $SERVER_PID ready, $(grep -E '^(VmRSS|Threads)' "/proc/$SERVER_PID/status" | tr -s ' \t' ' ' | tr '\n' ' ')"
 }
 
-# stop_server TAG: SIGTERM (a minute's grace: closing thousands of sessions takes a while);
-# notes how long the server took.
-stop_server() {
-    stop_pid "$SERVER_PID" hearthd 60
-    echo "tag=$1 stop_s=${STOP_NOTE// /_}" >>"$WORK/stops.txt"
-    SERVER_PID=
-}
-
 # run_gwload TAG BUDGET ARGS...: one hearth-gwload run in the background (so that the trap
 # can stop it). The tool bounds itself (--ramp-timeout, --timeout, --hold, --drain); BUDGET
 # seconds is a backstop after which it is interrupted (it then reports what it has).
@@ -258,48 +138,21 @@ stop_server() {
 run_gwload() {
     local tag=$1 budget=$2
     shift 2
-    local out=$WORK/gwload-$tag.out rc=0 ticks=0 ready_tick=-1 heap0 heap1="-1 -1"
-    heap0="-1 -1"
-    [[ $tag != idle-* ]] || heap0=$(heap_stats)
-    "$GWLOAD" --host 127.0.0.1 --port "$PORT" --token "$TOKEN" --server-pid "$SERVER_PID" \
-        --verbose "$@" >"$out" 2>&1 &
-    GEN_PID=$!
-    while kill -0 "$GEN_PID" 2>/dev/null; do
-        # The heap, once, a few seconds before the end of an idle run's hold (the RSS is read
-        # at the very end, by hearth-gwload).
-        if [[ $tag == idle-* && $ready_tick -lt 0 ]] && grep -q 'sessions ready after' "$out" 2>/dev/null; then
-            ready_tick=$ticks
-        fi
-        if ((ready_tick >= 0 && (ticks - ready_tick) * 2 >= HOLD - 6)) && [[ $heap1 == "-1 -1" ]]; then
-            heap1=$(heap_stats)
-            [[ $heap1 != "-1 -1" ]] || heap1="-1 -2" # tried once
-        fi
-        if ! server_alive; then
-            log "$tag: the server died while hearth-gwload ran"
-            kill -INT "$GEN_PID" 2>/dev/null || true
-            break
-        fi
-        if ((ticks * 2 > budget)); then
-            log "$tag: hearth-gwload still running after $budget s: interrupting it"
-            kill -INT "$GEN_PID" 2>/dev/null || true
-            break
-        fi
-        sleep 2
-        ticks=$((ticks + 1))
-    done
-    wait "$GEN_PID" || rc=$?
-    GEN_PID=
+    local out=$WORK/gwload-$tag.out heap0="-1 -1" ready=
+    # The heap before connecting, and once a few seconds before the end of an idle run's hold
+    # (the RSS is read at the very end, by hearth-gwload).
+    if [[ $tag == idle-* ]]; then
+        heap0=$(heap_stats)
+        ready='sessions ready after'
+    fi
+    run_generator "$tag" "$budget" "$out" "$ready" hearth-gwload "the server" \
+        "$GWLOAD" --host 127.0.0.1 --port "$PORT" --token "$TOKEN" --server-pid "$SERVER_PID" \
+        --verbose "$@"
     { printf '== %s: hearth-gwload %s\n' "$tag" "$*"; cat "$out"; } |
         sed -e "s/${TOKEN:-@@none@@}/TOKEN/g" >>"$RAW"
     grep -E '^hearth-gwload: .*(ready after|ramp-timeout|gave up|first POST error|interrupted)' \
         "$out" >&2 || true
-    local line
-    line=$(grep '^result:' "$out" | tail -n 1 || true)
-    if [[ -z $line ]]; then
-        tail -n 5 "$out" >&2
-        server_alive || die "$tag: the server died (see $SERVER_LOG)"
-        die "$tag: hearth-gwload printed no result (rc $rc)"
-    fi
+    gen_result "$tag" "$out" hearth-gwload "the server"
     local alive=1 status=
     if ! server_alive; then
         alive=0
@@ -309,12 +162,12 @@ run_gwload() {
     local warn
     warn=$(grep -c -E ' (WARN|ERROR|FATAL) ' "$SERVER_LOG" 2>/dev/null || true)
     read -r hs0 hu0 <<<"$heap0"
-    read -r hs1 hu1 <<<"$heap1"
-    echo "tag=$tag ${line#result: } heap_sys_before=$hs0 heap_used_before=$hu0 heap_sys_held=$hs1 heap_used_held=$hu1 server_alive=$alive server_log_warnings=${warn:-0}" >>"$RESULTS"
+    read -r hs1 hu1 <<<"$HEAP_HELD"
+    echo "tag=$tag ${RESULT_LINE#result: } heap_sys_before=$hs0 heap_used_before=$hu0 heap_sys_held=$hs1 heap_used_held=$hu1 server_alive=$alive server_log_warnings=${warn:-0}" >>"$RESULTS"
     log "$tag: $(grep -E '^  (sessions|ramp|server user|POST ->|deliveries|heartbeats)' "$out" | tr -s ' ' | tr '\n' ';')"
 }
 
-LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_START=$(loadavg)
 
 # ---- idle sessions ---------------------------------------------------------------------------
 if [[ $SKIP_IDLE != 1 ]]; then
@@ -325,7 +178,7 @@ if [[ $SKIP_IDLE != 1 ]]; then
         cut -d' ' -f2- "$SERVER_LOG" | grep -E '^(WARN|ERROR|FATAL) ' | sort | uniq -c |
             sort -rn | head -n 5 |
             sed -e 's/^/    server log: /' >&2 || true
-        stop_server "idle-$n"
+        end_server "idle-$n" hearthd
     done
 fi
 
@@ -344,11 +197,11 @@ if [[ $SKIP_LATENCY != 1 ]]; then
             --rate "$rate" --drain 30
         cut -d' ' -f2- "$SERVER_LOG" | grep -E '^(WARN|ERROR|FATAL) ' | sort | uniq -c |
             sort -rn | head -n 5 | sed -e 's/^/    server log: /' >&2 || true
-        stop_server "latency-$n-$rate"
+        end_server "latency-$n-$rate" hearthd
     done
 fi
 
-LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_END=$(loadavg)
 
 # ---- same-run baseline: InspIRCd on the same scenarios (bench/gateway-baseline.sh) -----------
 if [[ $BASELINE == 1 ]]; then
@@ -369,27 +222,12 @@ fi
 
 # ---- report ----------------------------------------------------------------------------------
 export LOADAVG_START LOADAVG_END HOLD HEARTBEAT_MS INFLIGHT RAMP FD_LIMIT
-REPORT=$("$PY" - "$RESULTS" "$WORK/stops.txt" <<'EOF'
-import os, sys
-
-runs = []
-for line in open(sys.argv[1]):
-    runs.append(dict(f.split("=", 1) for f in line.split() if "=" in f))
-stops = {}
-for line in open(sys.argv[2]):
-    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
-    stops[kv["tag"]] = kv.get("stop_s", "").replace("_", " ")
-
-def heap_per_session(r, key):
-    b, a, n = float(r.get(key + "_before", -1)), float(r.get(key + "_held", -1)), int(r["ready"])
-    return (a - b) / n if a >= 0 and b >= 0 and n > 0 else -1
+REPORT=$(report_py "$RESULTS" "$WORK/stops.txt" <<'EOF'
+runs = load_runs(sys.argv[1])
+stops = load_stops(sys.argv[2])
 
 def fmt_b(v):
-    return "n/a" if v < 0 else f"{v:,.0f}"
-
-def f(r, k, d=0):
-    v = float(r.get(k, "nan"))
-    return "n/a" if v != v or v < 0 else f"{v:,.{d}f}"
+    return "n/a" if v is None or v < 0 else f"{v:,.0f}"
 
 out = []
 w = out.append
@@ -422,8 +260,8 @@ if idle:
           f"| {mib('rss_before_kib')} | {mib('rss_ready_kib')} | {mib('rss_held_kib')} "
           f"| {mib('hwm_kib')} | **{f(r, 'bytes_per_session_held')}** "
           f"| {f(r, 'bytes_per_session_ready')} "
-          f"| **{fmt_b(heap_per_session(r, 'heap_used'))}** "
-          f"| {fmt_b(heap_per_session(r, 'heap_sys'))} | {f(r, 'srv_cpu_ramp_s', 1)} | {hold_pct:.1f} "
+          f"| **{fmt_b(heap_delta(r, 'heap_used'))}** "
+          f"| {fmt_b(heap_delta(r, 'heap_sys'))} | {f(r, 'srv_cpu_ramp_s', 1)} | {hold_pct:.1f} "
           f"| {f(r, 'hb_p99_ms', 1)} / {f(r, 'hb_max_ms', 1)} "
           f"| {r['lost']} / {int(r['failed']) - int(r['lost'])} / {r['not_opened']} |")
     w("")
@@ -453,14 +291,7 @@ if lat:
       "| server CPU µs/message | **server CPU µs/delivery** | generator µs/delivery |")
     w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in lat:
-        exp = int(r["expected"])
-        pct = 100 * int(r["deliveries"]) / exp if exp else 0
-        w(f"| {int(r['ready']):,} | {r['acked']} | {float(r['rate']):g} "
-          f"| {int(r['deliveries']):,} / {exp:,} ({pct:.1f} %) | {f(r, 'deliveries_per_s')} "
-          f"| **{f(r, 'p50_ms', 2)}** | **{f(r, 'p99_ms', 2)}** | **{f(r, 'p999_ms', 2)}** "
-          f"| {f(r, 'max_ms', 2)} | {f(r, 'last_p50_ms', 2)} / {f(r, 'last_p99_ms', 2)} "
-          f"| {f(r, 'ack_p50_ms', 2)} / {f(r, 'ack_p99_ms', 2)} | {f(r, 'srv_us_per_msg', 0)} "
-          f"| **{f(r, 'srv_us_per_delivery', 2)}** | {f(r, 'gen_us_per_delivery', 2)} |")
+        w(delivery_row(r, "acked", f"{f(r, 'ack_p50_ms', 2)} / {f(r, 'ack_p99_ms', 2)}"))
     w("")
     for r in lat:
         notes = []

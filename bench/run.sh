@@ -21,6 +21,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOG_TAG=bench
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-1}
@@ -29,20 +32,10 @@ CONNS=${CONNS:-"1 8 64"}
 BODY_SIZE=${BODY_SIZE:-64}
 SEED_COUNT=${SEED_COUNT:-1000000}
 SKIP_HISTORY=${SKIP_HISTORY:-0}
-DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
-KEEP=${KEEP:-0}
-OUT=${OUT:-}
-PY=/usr/bin/python3
 
 HEARTHD=$BUILD/hearthd
 HEARTHCTL=$BUILD/hearthctl
 BENCH=$BUILD/hearth-bench
-
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
 
 for bin in "$HEARTHD" "$BENCH"; do
     [[ -x $bin ]] || die "$bin is missing: run 'make' in $ROOT first"
@@ -54,77 +47,17 @@ DATA=$WORK/data
 RESULTS=$WORK/results.txt # one "tag... result: k=v ..." line per measurement
 RAW=$WORK/raw.log         # everything hearth-bench printed
 SERVER_LOG=$WORK/server.log
-SERVER_PID=
 mkdir -p "$DATA"
 : >"$RESULTS"
 : >"$RAW"
 
 cleanup() {
     local rc=$?
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            log "server did not stop within 5 s of SIGTERM; sending SIGKILL"
-            kill -KILL "$SERVER_PID" 2>/dev/null || true
-        fi
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ $rc -ne 0 && -s $SERVER_LOG ]]; then
-        log "last lines of the server log:"
-        tail -n 30 "$SERVER_LOG" >&2
-    fi
-    if [[ $KEEP == 1 || $rc -ne 0 ]]; then
-        log "kept $WORK (server log, raw output)"
-    else
-        rm -rf "$WORK"
-    fi
+    stop_pid "$SERVER_PID" server 5
+    finish_work "$rc" 30 "server log, raw output"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# api METHOD PATH [JSON]: prints the response body; fails (with the status) on a non-2xx.
-api() {
-    "$PY" - "$1" "http://127.0.0.1:$PORT$2" "${3-}" "${TOKEN-}" <<'EOF'
-import sys, urllib.request, urllib.error
-method, url, body, token = sys.argv[1:5]
-req = urllib.request.Request(url, method=method, data=body.encode() if body else None)
-if body:
-    req.add_header("Content-Type", "application/json")
-if token:
-    req.add_header("Authorization", token)
-try:
-    with urllib.request.urlopen(req, timeout=60) as r:
-        sys.stdout.write(r.read().decode())
-except urllib.error.HTTPError as e:
-    sys.stderr.write(f"{method} {url.split('?')[0]}: HTTP {e.code}: {e.read().decode()[:500]}\n")
-    sys.exit(1)
-except OSError as e:
-    sys.stderr.write(f"{method} {url.split('?')[0]}: {e}\n")
-    sys.exit(1)
-EOF
-}
-
-# json_get PATH < json: prints one field; PATH is dot-separated keys and list indexes.
-json_get() {
-    "$PY" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(v)' "$1"
-}
-
-server_alive() {
-    kill -0 "$SERVER_PID" 2>/dev/null
-}
 
 # thread_cpu: "tid comm cpu-ticks" for each thread of the server.
 thread_cpu() {
@@ -167,19 +100,12 @@ measure() {
 
 # ---- start the server --------------------------------------------------------------------
 PORT=$(free_port)
-LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_START=$(loadavg)
 log "starting $HEARTHD on 127.0.0.1:$PORT, data in $DATA"
 "$HEARTHD" --data-dir "$DATA" --listen "127.0.0.1:$PORT" --server-name bench.local \
     >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
-for i in $(seq 300); do
-    if api GET /healthz >/dev/null 2>&1; then
-        break
-    fi
-    server_alive || die "the server exited at startup"
-    [[ $i -lt 300 ]] || die "the server was not ready within 30 s"
-    sleep 0.1
-done
+wait_healthz ""
 log "server ready (pid $SERVER_PID)"
 
 TOKEN=
@@ -247,18 +173,15 @@ fi
 
 VERSION=$(grep -o -m1 'hearthd [0-9][^ ]*' "$SERVER_LOG" || echo 'hearthd, version unknown')
 RSS=$(awk '/^VmRSS|^VmHWM/ {printf "%s %s %s; ", $1, $2, $3}' "/proc/$SERVER_PID/status")
-LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_END=$(loadavg)
 
 # ---- report ----------------------------------------------------------------------------------
 export CONNS DURATION WARMUP REPEAT BODY_SIZE SEED_COUNT SEED_SECS HISTORY_NOTE RSS \
     LOADAVG_START LOADAVG_END
-REPORT=$("$PY" - "$RESULTS" <<'EOF'
-import os, statistics, sys
+REPORT=$(report_py "$RESULTS" <<'EOF'
+import statistics
 
-runs = []
-for line in open(sys.argv[1]):
-    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
-    runs.append(kv)
+runs = load_runs(sys.argv[1])
 
 def sel(tag, conns=None):
     return [r for r in runs if r["tag"] == tag and (conns is None or r["conns"] == str(conns))]

@@ -27,23 +27,17 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOG_TAG=search-bench
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 SIZES=${SIZES:-1000000}
 QUERIES=${QUERIES:-200}
 QUERY_SECONDS=${QUERY_SECONDS:-60}
-DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
-KEEP=${KEEP:-0}
 SKIP_NOINDEX=${SKIP_NOINDEX:-0}
-OUT=${OUT:-}
-PY=/usr/bin/python3
 HEARTHD=$BUILD/hearthd
 HEARTHCTL=$BUILD/hearthctl
 
-log() { printf '[search-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
 for bin in "$HEARTHD" "$HEARTHCTL"; do
     [[ -x $bin ]] || die "$bin is missing: run 'make' first"
 done
@@ -64,8 +58,6 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_server() { # DATA_DIR
     PORT=$(free_port)

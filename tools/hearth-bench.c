@@ -48,13 +48,11 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "loadgen.h"
 
 #define NS_PER_SEC LG_NS_PER_SEC
-#define NS_PER_MS 1000000.0
 
 #define MAX_HEAD_BYTES (64 * 1024)     /* a response head larger than this is malformed */
 #define MAX_RESPONSE_BYTES (64u << 20) /* a response larger than this is malformed */
@@ -72,8 +70,7 @@ enum bench_mode { MODE_POST, MODE_HISTORY, MODE_GET, MODE_FSYNC };
 static const char *const mode_names[] = {"post", "history", "get", "fsync"};
 
 struct options {
-    const char *host;
-    const char *port;
+    struct lg_common_opts com; /* --host, --port, --server-pid, --seed, --verbose */
     const char *token;
     const char *channel;
     const char *path;
@@ -88,42 +85,37 @@ struct options {
     uint64_t max_id;
     int body_size;
     const char *content; /* post: this text instead of body-size generated characters */
-    long server_pid;
-    uint64_t seed;
-    bool verbose;
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: hearth-bench --mode post|history|get|fsync [options]\n"
-                 "  --host H           server address (default 127.0.0.1)\n"
-                 "  --port P           server port (default 8080)\n"
-                 "  --token T          Authorization header value (user token, or 'Bot <token>')\n"
-                 "  --channel ID       channel id (post, history)\n"
-                 "  --connections N    concurrent keep-alive connections (default 1)\n"
-                 "  --duration S       seconds to measure after the warmup (default 10)\n"
-                 "  --warmup S         seconds to run before measuring (default 0)\n"
-                 "  --count M          stop after M requests in all (with no --duration: no time "
-                 "limit)\n"
-                 "  --min-id ID        history: smallest 'before' snowflake\n"
-                 "  --max-id ID        history: largest 'before' snowflake\n"
-                 "  --body-size B      post: message content length in bytes (default 64)\n"
-                 "  --content TEXT     post: this message content instead (UTF-8, escaped here)\n"
-                 "  --path P           get: request path (default /healthz)\n"
-                 "  --file F           fsync: scratch file (created, overwritten, removed)\n"
-                 "  --timeout S        per-request timeout in seconds (default 30)\n"
-                 "  --server-pid PID   report the server's CPU time per successful request\n"
-                 "  --seed N           random seed for history ids (default: time and pid)\n"
-                 "  --verbose          print a progress line per second to stderr\n"
-                 "The last line of output starts with 'result:' and holds key=value pairs.\n");
+    fprintf(
+        out,
+        "usage: hearth-bench --mode post|history|get|fsync [options]\n"
+        "  --host H           server address (default 127.0.0.1)\n"
+        "  --port P           server port (default 8080)\n"
+        "  --token T          Authorization header value (user token, or 'Bot <token>')\n"
+        "  --channel ID       channel id (post, history)\n"
+        "  --connections N    concurrent keep-alive connections (default 1)\n"
+        "  --duration S       seconds to measure after the warmup (default 10)\n"
+        "  --warmup S         seconds to run before measuring (default 0)\n"
+        "  --count M          stop after M requests in all (with no --duration: no time "
+        "limit)\n"
+        "  --min-id ID        history: smallest 'before' snowflake\n"
+        "  --max-id ID        history: largest 'before' snowflake\n"
+        "  --body-size B      post: message content length in bytes (default 64)\n"
+        "  --content TEXT     post: this message content instead (UTF-8, escaped here)\n"
+        "  --path P           get: request path (default /healthz)\n"
+        "  --file F           fsync: scratch file (created, overwritten, removed)\n"
+        "  --timeout S        per-request timeout in seconds (default 30)\n"
+        "  --server-pid PID   report the server's CPU time per successful request\n"
+        "  --seed N           random seed for history ids (default: time and pid)\n" LG_USAGE_END);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum {
-        OPT_HOST = 1000,
-        OPT_PORT,
-        OPT_TOKEN,
+        OPT_TOKEN = LG_OPT_TOOL,
         OPT_CHANNEL,
         OPT_CONNECTIONS,
         OPT_DURATION,
@@ -137,14 +129,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         OPT_PATH,
         OPT_FILE,
         OPT_TIMEOUT,
-        OPT_SERVER_PID,
-        OPT_SEED,
-        OPT_VERBOSE,
-        OPT_HELP,
     };
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, OPT_HOST},
-        {"port", required_argument, NULL, OPT_PORT},
         {"token", required_argument, NULL, OPT_TOKEN},
         {"channel", required_argument, NULL, OPT_CHANNEL},
         {"connections", required_argument, NULL, OPT_CONNECTIONS},
@@ -159,10 +145,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"path", required_argument, NULL, OPT_PATH},
         {"file", required_argument, NULL, OPT_FILE},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"server-pid", required_argument, NULL, OPT_SERVER_PID},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"verbose", no_argument, NULL, OPT_VERBOSE},
-        {"help", no_argument, NULL, OPT_HELP},
+        LG_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     bool have_mode = false, have_duration = false, have_min = false, have_max = false;
@@ -170,23 +153,15 @@ static int parse_options(int argc, char **argv, struct options *o)
     int opt;
 
     *o = (struct options){
-        .host = "127.0.0.1",
-        .port = "8080",
         .path = "/healthz",
         .connections = 1,
         .duration = 10,
         .timeout = 30,
         .body_size = 64,
-        .seed = lg_now_ns() ^ ((uint64_t)getpid() << 32),
     };
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    lg_common_defaults(&o->com, "8080");
+    while ((opt = lg_next_option(argc, argv, longopts, &o->com, NULL, 0, usage)) > 0) {
         switch (opt) {
-        case OPT_HOST:
-            o->host = optarg;
-            break;
-        case OPT_PORT:
-            o->port = optarg;
-            break;
         case OPT_TOKEN:
             o->token = optarg;
             break;
@@ -196,9 +171,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->channel = optarg;
             break;
         case OPT_CONNECTIONS:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_CONNECTIONS)
+            if (lg_parse_int(optarg, 1, MAX_CONNECTIONS, &o->connections) < 0)
                 goto bad;
-            o->connections = (int)u;
             break;
         case OPT_DURATION:
             if (lg_parse_double(optarg, &o->duration) < 0)
@@ -235,9 +209,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             have_max = true;
             break;
         case OPT_BODY_SIZE:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_BODY_SIZE)
+            if (lg_parse_int(optarg, 1, MAX_BODY_SIZE, &o->body_size) < 0)
                 goto bad;
-            o->body_size = (int)u;
             break;
         case OPT_CONTENT:
             if (!*optarg || strlen(optarg) > MAX_BODY_SIZE)
@@ -256,31 +229,13 @@ static int parse_options(int argc, char **argv, struct options *o)
             if (lg_parse_double(optarg, &o->timeout) < 0 || o->timeout <= 0)
                 goto bad;
             break;
-        case OPT_SERVER_PID:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > INT32_MAX)
-                goto bad;
-            o->server_pid = (long)u;
-            break;
-        case OPT_SEED:
-            if (lg_parse_u64(optarg, &o->seed) < 0)
-                goto bad;
-            break;
-        case OPT_VERBOSE:
-            o->verbose = true;
-            break;
-        case OPT_HELP:
-        case 'h':
-            usage(stdout);
-            exit(0);
         default:
             usage(stderr);
             return -1;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "hearth-bench: unexpected argument '%s'\n", argv[optind]);
+    if (opt < 0)
         return -1;
-    }
     if (!have_mode) {
         fprintf(stderr, "hearth-bench: --mode is required\n");
         return -1;
@@ -310,8 +265,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     }
     return 0;
 bad:
-    fprintf(stderr, "hearth-bench: bad value '%s' for an option\n", optarg);
-    return -1;
+    return lg_bad_value(optarg);
 }
 
 /* ---- HTTP/1.1 response parsing ------------------------------------------------------------ */
@@ -568,33 +522,25 @@ static void conn_fail(struct bench *b, struct conn *c, enum err_kind kind)
 
 static int conn_epoll(struct bench *b, struct conn *c, int op, uint32_t events)
 {
-    struct epoll_event ev = {.events = events};
-
-    ev.data.u64 = ((uint64_t)c->index << 32) | c->gen;
-    return epoll_ctl(b->epfd, op, c->fd, &ev);
+    return lg_epoll_set(b->epfd, c->fd, op, events, ((uint64_t)c->index << 32) | c->gen);
 }
 
 static void conn_send(struct bench *b, struct conn *c)
 {
-    while (c->req_off < c->req_len) {
-        ssize_t n = send(c->fd, c->req + c->req_off, c->req_len - c->req_off, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->req_off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!c->want_out) {
-                if (conn_epoll(b, c, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT) < 0) {
-                    conn_fail(b, c, ERR_CLOSED);
-                    return;
-                }
-                c->want_out = true;
+    int rc = lg_send_pending(c->fd, c->req, c->req_len, &c->req_off);
+
+    if (rc > 0) {
+        if (!c->want_out) {
+            if (conn_epoll(b, c, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT) < 0) {
+                conn_fail(b, c, ERR_CLOSED);
+                return;
             }
-            c->state = CONN_SENDING;
-            return;
+            c->want_out = true;
         }
+        c->state = CONN_SENDING;
+        return;
+    }
+    if (rc < 0) {
         conn_fail(b, c, ERR_CLOSED);
         return;
     }
@@ -654,12 +600,12 @@ static void build_request(struct bench *b, struct conn *c)
         n = snprintf(c->reqbuf, sizeof(c->reqbuf),
                      "GET /api/v10/channels/%s/messages?limit=50&before=%" PRIu64 " HTTP/1.1\r\n"
                      "Host: %s:%s\r\nAuthorization: %s\r\n\r\n",
-                     o->channel, before, o->host, o->port, o->token);
+                     o->channel, before, o->com.host, o->com.port, o->token);
         break;
     }
     case MODE_GET:
         n = snprintf(c->reqbuf, sizeof(c->reqbuf), "GET %s HTTP/1.1\r\nHost: %s:%s\r\n%s%s%s\r\n",
-                     o->path, o->host, o->port, o->token ? "Authorization: " : "",
+                     o->path, o->com.host, o->com.port, o->token ? "Authorization: " : "",
                      o->token ? o->token : "", o->token ? "\r\n" : "");
         break;
     case MODE_FSYNC:
@@ -828,9 +774,8 @@ static void conn_read(struct bench *b, struct conn *c)
 static void conn_event(struct bench *b, struct conn *c, uint32_t events)
 {
     if (c->state == CONN_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+        int err = lg_connect_error(c->fd);
+        if (err) {
             errno = err;
             conn_fail(b, c, ERR_CONNECT);
             return;
@@ -873,7 +818,7 @@ static void begin_window(struct bench *b, uint64_t now)
 {
     b->began = true;
     b->t_begin = now;
-    b->srv_cpu0 = b->opt.server_pid ? lg_proc_cpu_seconds(b->opt.server_pid) : -1;
+    b->srv_cpu0 = lg_server_cpu(b->opt.com.server_pid);
     b->gen_cpu0 = lg_self_cpu_seconds();
 }
 
@@ -908,7 +853,7 @@ static void build_post_request(struct bench *b)
     char *content = o->content ? json_escape(o->content) : NULL;
     size_t content_len = content ? strlen(content) : (size_t)o->body_size;
     size_t body_len = content_len + sizeof("{\"content\":\"\"}") - 1;
-    size_t cap = body_len + 512 + strlen(o->channel) + strlen(o->token) + strlen(o->host);
+    size_t cap = body_len + 512 + strlen(o->channel) + strlen(o->token) + strlen(o->com.host);
     char *req = malloc(cap);
 
     if (!req) {
@@ -919,7 +864,7 @@ static void build_post_request(struct bench *b)
                      "POST /api/v10/channels/%s/messages HTTP/1.1\r\nHost: %s:%s\r\n"
                      "Authorization: %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\n\r\n{\"content\":\"",
-                     o->channel, o->host, o->port, o->token, body_len);
+                     o->channel, o->com.host, o->com.port, o->token, body_len);
     size_t len = (size_t)n;
     if (content) {
         memcpy(req + len, content, content_len);
@@ -957,11 +902,11 @@ static void print_report(const struct bench *b, double srv_cpu, double gen_cpu)
     if (smin == UINT64_MAX)
         smin = 0;
 
-    double p50 = (double)lg_hist_quantile(&b->lat, 0.50) / NS_PER_MS;
-    double p99 = (double)lg_hist_quantile(&b->lat, 0.99) / NS_PER_MS;
-    double p999 = (double)lg_hist_quantile(&b->lat, 0.999) / NS_PER_MS;
-    double lmax = (double)b->lat.max / NS_PER_MS;
-    double mean = b->lat.n ? b->lat.sum / (double)b->lat.n / NS_PER_MS : 0;
+    double p50 = lg_hist_ms(&b->lat, 0.50);
+    double p99 = lg_hist_ms(&b->lat, 0.99);
+    double p999 = lg_hist_ms(&b->lat, 0.999);
+    double lmax = lg_hist_max_ms(&b->lat);
+    double mean = lg_hist_mean_ms(&b->lat);
     double srv_us = srv_cpu >= 0 && c->ok ? srv_cpu * 1e6 / (double)c->ok : -1;
     double gen_us = c->ok ? gen_cpu * 1e6 / (double)c->ok : -1;
 
@@ -1006,10 +951,10 @@ static int run_http(struct bench *b)
     const struct options *o = &b->opt;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
     struct epoll_event events[256];
-    int rc = getaddrinfo(o->host, o->port, &hints, &b->addr);
+    int rc = getaddrinfo(o->com.host, o->com.port, &hints, &b->addr);
 
     if (rc != 0) {
-        fprintf(stderr, "hearth-bench: cannot resolve %s:%s: %s\n", o->host, o->port,
+        fprintf(stderr, "hearth-bench: cannot resolve %s:%s: %s\n", o->com.host, o->com.port,
                 gai_strerror(rc));
         return 2;
     }
@@ -1061,7 +1006,7 @@ static int run_http(struct bench *b)
             check_timeouts(b, now);
             next_tick = now + NS_PER_SEC / 10;
         }
-        if (o->verbose && now >= next_progress) {
+        if (o->com.verbose && now >= next_progress) {
             fprintf(stderr,
                     "hearth-bench: %.0f s: %" PRIu64 " ok (+%" PRIu64 "), %" PRIu64 " in flight\n",
                     (double)(now - b->t_start) / (double)NS_PER_SEC, b->c.ok, b->c.ok - last_ok,
@@ -1088,13 +1033,13 @@ static int run_http(struct bench *b)
         begin_window(b, b->t_end);
 
     double srv = -1;
-    if (o->server_pid) {
-        double s1 = lg_proc_cpu_seconds(o->server_pid);
+    if (o->com.server_pid) {
+        double s1 = lg_proc_cpu_seconds(o->com.server_pid);
         if (s1 >= 0 && b->srv_cpu0 >= 0)
             srv = s1 - b->srv_cpu0;
         else
             fprintf(stderr, "hearth-bench: cannot read /proc/%ld/stat (server gone?)\n",
-                    o->server_pid);
+                    o->com.server_pid);
     }
     print_report(b, srv, lg_self_cpu_seconds() - b->gen_cpu0);
     return b->c.ok > 0 ? 0 : 1;
@@ -1168,11 +1113,10 @@ int main(int argc, char **argv)
 {
     static struct bench b; /* the histogram is ~100 KiB: keep it off the stack */
 
+    lg_init("hearth-bench");
     if (parse_options(argc, argv, &b.opt) < 0)
         return 2;
-    b.rng = b.opt.seed;
-    lg_signals_init();
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    b.rng = b.opt.com.seed;
     if (b.opt.mode == MODE_FSYNC)
         return run_fsync(&b);
     return run_http(&b);

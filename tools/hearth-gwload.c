@@ -47,7 +47,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -57,21 +56,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <dirent.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "loadgen.h"
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
-
 #define NS_PER_SEC LG_NS_PER_SEC
-#define NS_PER_MS 1000000ull
+#define NS_PER_MS LG_NS_PER_MS
 
 #define SCRATCH_BYTES (256 * 1024)     /* shared read buffer */
 #define MAX_FRAME_BYTES (16u << 20)    /* a server frame larger than this is a protocol error */
@@ -80,13 +72,6 @@
 #define MAX_SENDERS 64
 #define FD_RESERVE 32    /* descriptors kept for stdio, epoll, senders, /proc reads */
 #define CLOSE_CODES 5000 /* close codes 0..4999 are counted one by one */
-
-/* ---- latency histogram (struct lg_hist, loadgen.h) ----------------------------------------- */
-
-static double hist_ms(const struct lg_hist *h, double q)
-{
-    return (double)lg_hist_quantile(h, q) / (double)NS_PER_MS;
-}
 
 /* ---- SHA-1 and base64, for Sec-WebSocket-Accept (RFC 6455 §4.2.2) ------------------------- */
 
@@ -181,29 +166,14 @@ static void base64_encode(const unsigned char *in, size_t len, char *out)
 enum run_mode { MODE_IDLE, MODE_LATENCY };
 
 struct options {
-    const char *host;
-    const char *port;
+    struct lg_common_opts com; /* --host, --port, --server-pid, --seed, --verbose */
+    struct lg_client_opts run; /* --sessions, --ramp, ... --per-addr */
     const char *token;
     const char *channel;
     const char *path;
     enum run_mode mode;
-    int sessions;
-    double ramp;         /* new connections per second; 0 = as fast as --inflight allows */
-    int inflight;        /* connections at most between connect and READY */
-    double hold;         /* seconds to hold every session after the last became ready */
-    double timeout;      /* seconds a connection may take from connect to READY */
-    double ramp_timeout; /* seconds after which no new connection is opened; 0 = none */
-    int messages;        /* latency: messages to post */
-    double rate;         /* latency: messages per second */
-    int senders;         /* latency: HTTP connections posting */
-    int content_size;    /* latency: message content length */
-    double drain;        /* latency: seconds to wait for deliveries after the last ack */
-    uint32_t src_base;   /* host order; 0 = derive from the time */
-    int per_addr;
+    int senders; /* latency: HTTP connections posting */
     long intents;
-    long server_pid;
-    uint64_t seed;
-    bool verbose;
 };
 
 static void usage(FILE *out)
@@ -227,17 +197,11 @@ static void usage(FILE *out)
             "  --senders K        latency: HTTP keep-alive connections posting (default 4)\n"
             "  --content-size B   latency: message content length (default 64, at least 48)\n"
             "  --drain S          latency: seconds to wait for deliveries after the last POST "
-            "(default 30)\n"
-            "  --src-base A       first source address, in 127.0.0.0/8 (default: from the time)\n"
-            "  --per-addr N       connections per source address (default 1000)\n"
+            "(default 30)\n" LG_USAGE_SRC
             "  --intents N        IDENTIFY intents (default 33281: GUILDS, GUILD_MESSAGES,\n"
             "                     MESSAGE_CONTENT; user sessions ignore them)\n"
             "  --path P           WebSocket path and query (default "
-            "/gateway?v=10&encoding=json)\n"
-            "  --server-pid PID   read the server's memory and CPU time from /proc\n"
-            "  --seed N           random seed (default: time and pid)\n"
-            "  --verbose          print a progress line per second to stderr\n"
-            "The last line of output starts with 'result:' and holds key=value pairs.\n");
+            "/gateway?v=10&encoding=json)\n" LG_USAGE_TAIL);
 }
 
 /* A string that can be put between JSON quotes and into an HTTP header as it is. */
@@ -253,87 +217,37 @@ static bool plain_token(const char *s)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum {
-        OPT_HOST = 1000,
-        OPT_PORT,
-        OPT_TOKEN,
+        OPT_TOKEN = LG_OPT_TOOL,
         OPT_CHANNEL,
-        OPT_SESSIONS,
-        OPT_RAMP,
-        OPT_INFLIGHT,
-        OPT_HOLD,
-        OPT_TIMEOUT,
-        OPT_RAMP_TIMEOUT,
         OPT_MODE,
-        OPT_MESSAGES,
-        OPT_RATE,
         OPT_SENDERS,
-        OPT_CONTENT_SIZE,
-        OPT_DRAIN,
-        OPT_SRC_BASE,
-        OPT_PER_ADDR,
         OPT_INTENTS,
         OPT_PATH,
-        OPT_SERVER_PID,
-        OPT_SEED,
-        OPT_VERBOSE,
-        OPT_HELP,
     };
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, OPT_HOST},
-        {"port", required_argument, NULL, OPT_PORT},
         {"token", required_argument, NULL, OPT_TOKEN},
         {"channel", required_argument, NULL, OPT_CHANNEL},
-        {"sessions", required_argument, NULL, OPT_SESSIONS},
-        {"ramp", required_argument, NULL, OPT_RAMP},
-        {"inflight", required_argument, NULL, OPT_INFLIGHT},
-        {"hold", required_argument, NULL, OPT_HOLD},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"ramp-timeout", required_argument, NULL, OPT_RAMP_TIMEOUT},
         {"mode", required_argument, NULL, OPT_MODE},
-        {"messages", required_argument, NULL, OPT_MESSAGES},
-        {"rate", required_argument, NULL, OPT_RATE},
         {"senders", required_argument, NULL, OPT_SENDERS},
-        {"content-size", required_argument, NULL, OPT_CONTENT_SIZE},
-        {"drain", required_argument, NULL, OPT_DRAIN},
-        {"src-base", required_argument, NULL, OPT_SRC_BASE},
-        {"per-addr", required_argument, NULL, OPT_PER_ADDR},
         {"intents", required_argument, NULL, OPT_INTENTS},
         {"path", required_argument, NULL, OPT_PATH},
-        {"server-pid", required_argument, NULL, OPT_SERVER_PID},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"verbose", no_argument, NULL, OPT_VERBOSE},
-        {"help", no_argument, NULL, OPT_HELP},
+        LG_COMMON_LONGOPTS,
+        LG_CLIENT_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     uint64_t u;
     int opt;
 
     *o = (struct options){
-        .host = "127.0.0.1",
-        .port = "8080",
         .path = "/gateway?v=10&encoding=json",
         .mode = MODE_IDLE,
-        .sessions = 100,
-        .inflight = 200,
-        .hold = 10,
-        .timeout = 120,
-        .messages = 200,
-        .rate = 20,
         .senders = 4,
-        .content_size = 64,
-        .drain = 30,
-        .per_addr = 1000,
         .intents = 33281,
-        .seed = lg_now_ns() ^ ((uint64_t)getpid() << 32),
     };
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    lg_client_defaults(&o->run, 200, 120);
+    lg_common_defaults(&o->com, "8080");
+    while ((opt = lg_next_option(argc, argv, longopts, &o->com, &o->run, 2000, usage)) > 0) {
         switch (opt) {
-        case OPT_HOST:
-            o->host = optarg;
-            break;
-        case OPT_PORT:
-            o->port = optarg;
-            break;
         case OPT_TOKEN:
             o->token = optarg;
             break;
@@ -341,32 +255,6 @@ static int parse_options(int argc, char **argv, struct options *o)
             if (lg_parse_u64(optarg, &u) < 0)
                 goto bad;
             o->channel = optarg;
-            break;
-        case OPT_SESSIONS:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 1000000)
-                goto bad;
-            o->sessions = (int)u;
-            break;
-        case OPT_RAMP:
-            if (lg_parse_double(optarg, &o->ramp) < 0)
-                goto bad;
-            break;
-        case OPT_INFLIGHT:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 100000)
-                goto bad;
-            o->inflight = (int)u;
-            break;
-        case OPT_HOLD:
-            if (lg_parse_double(optarg, &o->hold) < 0)
-                goto bad;
-            break;
-        case OPT_TIMEOUT:
-            if (lg_parse_double(optarg, &o->timeout) < 0 || o->timeout <= 0)
-                goto bad;
-            break;
-        case OPT_RAMP_TIMEOUT:
-            if (lg_parse_double(optarg, &o->ramp_timeout) < 0)
-                goto bad;
             break;
         case OPT_MODE:
             if (strcmp(optarg, "idle") == 0)
@@ -376,40 +264,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             else
                 goto bad;
             break;
-        case OPT_MESSAGES:
-            if (lg_parse_u64(optarg, &u) < 0 || u > 10000000)
-                goto bad;
-            o->messages = (int)u;
-            break;
-        case OPT_RATE:
-            if (lg_parse_double(optarg, &o->rate) < 0 || o->rate <= 0)
-                goto bad;
-            break;
         case OPT_SENDERS:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > MAX_SENDERS)
+            if (lg_parse_int(optarg, 1, MAX_SENDERS, &o->senders) < 0)
                 goto bad;
-            o->senders = (int)u;
-            break;
-        case OPT_CONTENT_SIZE:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 48 || u > 2000)
-                goto bad;
-            o->content_size = (int)u;
-            break;
-        case OPT_DRAIN:
-            if (lg_parse_double(optarg, &o->drain) < 0)
-                goto bad;
-            break;
-        case OPT_SRC_BASE: {
-            struct in_addr a;
-            if (inet_pton(AF_INET, optarg, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
-                goto bad;
-            o->src_base = ntohl(a.s_addr);
-            break;
-        }
-        case OPT_PER_ADDR:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 28000)
-                goto bad;
-            o->per_addr = (int)u;
             break;
         case OPT_INTENTS:
             if (lg_parse_u64(optarg, &u) < 0 || u > INT32_MAX)
@@ -421,82 +278,24 @@ static int parse_options(int argc, char **argv, struct options *o)
                 goto bad;
             o->path = optarg;
             break;
-        case OPT_SERVER_PID:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > INT32_MAX)
-                goto bad;
-            o->server_pid = (long)u;
-            break;
-        case OPT_SEED:
-            if (lg_parse_u64(optarg, &o->seed) < 0)
-                goto bad;
-            break;
-        case OPT_VERBOSE:
-            o->verbose = true;
-            break;
-        case OPT_HELP:
-        case 'h':
-            usage(stdout);
-            exit(0);
         default:
             usage(stderr);
             return -1;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "hearth-gwload: unexpected argument '%s'\n", argv[optind]);
+    if (opt < 0)
         return -1;
-    }
     if (!o->token || !plain_token(o->token)) {
         fprintf(stderr, "hearth-gwload: --token is required (printable ASCII, no quotes)\n");
         return -1;
     }
-    if (o->mode == MODE_LATENCY && o->messages > 0 && !o->channel) {
+    if (o->mode == MODE_LATENCY && o->run.messages > 0 && !o->channel) {
         fprintf(stderr, "hearth-gwload: --mode latency needs --channel\n");
         return -1;
     }
     return 0;
 bad:
-    fprintf(stderr, "hearth-gwload: bad value '%s' for an option\n", optarg);
-    return -1;
-}
-
-/* ---- /proc readings ------------------------------------------------------------------------ */
-
-/* VmRSS and VmHWM of a process in KiB; -1 when unreadable. */
-static void proc_memory_kib(long pid, long *rss, long *hwm)
-{
-    char path[64], line[256];
-    FILE *f;
-
-    *rss = *hwm = -1;
-    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
-    f = fopen(path, "r");
-    if (!f)
-        return;
-    while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            *rss = strtol(line + 6, NULL, 10);
-        else if (strncmp(line, "VmHWM:", 6) == 0)
-            *hwm = strtol(line + 6, NULL, 10);
-    }
-    fclose(f);
-}
-
-/* How many descriptors a process holds; -1 when unreadable. */
-static long proc_fd_count(long pid)
-{
-    char path[64];
-    struct dirent *e;
-    long n = 0;
-
-    snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
+    return lg_bad_value(optarg);
 }
 
 /* ---- a tiny JSON scanner ------------------------------------------------------------------ */
@@ -640,18 +439,13 @@ enum gw_state {
 
 /* One gateway connection. Kept small: an idle session holds nothing else. */
 struct gw_conn {
-    int fd;
-    uint32_t gen; /* bumped per fd, so stale epoll events can be told apart */
+    struct lg_conn io; /* the socket and the bytes not yet written */
     uint8_t state;
-    uint8_t want_out;
     uint8_t in_frag;  /* inside a fragmented message */
     uint8_t beat_due; /* a heartbeat is waiting for the output to drain */
     uint32_t in_len;  /* bytes of an incomplete frame (or response head) kept in `in` */
     uint32_t in_cap;
-    uint32_t out_len; /* bytes not yet written, in `out` */
-    uint32_t out_off;
     char *in;
-    char *out;
     uint64_t seq;       /* last dispatch sequence number seen */
     uint64_t t_start;   /* connect() was called */
     uint64_t next_beat; /* when the next heartbeat is due; 0 before HELLO */
@@ -699,22 +493,15 @@ struct load {
     char *scratch;
     uint64_t rng;
     uint32_t src_base;
-    char nonce[17];
     char identify[2048];
     size_t identify_len;
     char upgrade_fmt_host[300];
 
     /* connection phase */
-    int started;  /* connections begun */
-    int inflight; /* between connect and READY */
-    int ready;    /* READY received (and not lost since) */
-    int ever_ready;
-    int done;       /* connections finished (failed or closed) */
-    int not_opened; /* connections never opened (--ramp-timeout) */
+    struct lg_clients cl;
     uint64_t t_begin, t_all_ready;
     uint64_t hb_interval_ns;
     uint64_t fails[F_KINDS];
-    uint64_t lost_after_ready;
     uint32_t close_codes[CLOSE_CODES];
     char first_close[160];
     char first_fail[200];
@@ -722,56 +509,24 @@ struct load {
     /* counters */
     uint64_t guild_creates, dispatches, other_dispatches, message_creates, seq_gaps;
     uint64_t beats, acks, acks_late, pings, binary_frames, frames_in, bytes_in;
-    struct lg_hist connect_ready; /* connect() to READY */
-    struct lg_hist hb_rtt;        /* heartbeat to ACK */
+    struct lg_hist hb_rtt; /* heartbeat to ACK */
 
     /* latency */
     bool sending;
     int next_msg; /* next message to post */
     int posted, acked, post_errors;
-    uint64_t t_send0, t_last_ack, t_first_send, t_last_send, t_last_delivery;
+    uint64_t t_send0, t_last_ack, t_last_send;
     uint64_t send_lag_max;
-    uint64_t *msg_sent;           /* per message: when its request was written */
-    uint64_t *msg_last;           /* per message: last arrival */
-    uint32_t *msg_count;          /* per message: deliveries */
-    uint64_t deliveries, foreign; /* timed deliveries; lat: from another run */
-    int expected_per_msg;
-    struct lg_hist lat;      /* (arrival - send) per delivery */
-    struct lg_hist complete; /* per message: last arrival - send */
-    struct lg_hist ack;      /* POST round trip */
+    struct lg_fanout fan; /* the messages' deliveries to the sessions */
+    struct lg_hist ack;   /* POST round trip */
     bool reported_post;
 };
 
-static void xfail(const char *what)
-{
-    fprintf(stderr, "hearth-gwload: %s: %s\n", what, strerror(errno));
-    exit(2);
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-
-    if (!q && n) {
-        fprintf(stderr, "hearth-gwload: out of memory\n");
-        exit(2);
-    }
-    return q;
-}
-
 /* ---- gateway connections -------------------------------------------------------------------- */
 
-static int ep_set(struct load *l, int fd, uint64_t tag, int op, uint32_t events)
+static uint32_t conn_index(const struct load *l, const struct gw_conn *c)
 {
-    struct epoll_event ev = {.events = events};
-
-    ev.data.u64 = tag;
-    return epoll_ctl(l->epfd, op, fd, &ev);
-}
-
-static uint64_t conn_tag(const struct load *l, const struct gw_conn *c)
-{
-    return ((uint64_t)(c - l->conns) << 32) | c->gen;
+    return (uint32_t)(c - l->conns);
 }
 
 /* Ends a connection: closes the fd, frees its buffers, updates the counts. */
@@ -780,56 +535,22 @@ static void conn_finish(struct load *l, struct gw_conn *c, enum fail_kind kind, 
     if (c->state == GW_DONE)
         return;
     if (c->state == GW_READY) {
-        l->ready--;
-        l->lost_after_ready++;
+        l->cl.ready--;
+        l->cl.lost_after_ready++;
     } else if (c->state != GW_NEW) {
-        l->inflight--;
+        l->cl.inflight--;
     }
     l->fails[kind]++;
     if (!l->first_fail[0]) {
         snprintf(l->first_fail, sizeof(l->first_fail), "%s (session %td, %s)", why, c - l->conns,
                  fail_names[kind]);
     }
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    c->gen++;
+    lg_conn_close(&c->io);
     free(c->in);
-    free(c->out);
-    c->in = c->out = NULL;
-    c->in_len = c->in_cap = c->out_len = c->out_off = 0;
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
     c->state = GW_DONE;
-    l->done++;
-}
-
-/* Writes what is queued in c->out; keeps EPOLLOUT asked for while something is left. */
-static void conn_flush(struct load *l, struct gw_conn *c)
-{
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->out_off += (uint32_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!c->want_out) {
-                ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
-                c->want_out = 1;
-            }
-            return;
-        }
-        conn_finish(l, c, F_RESET, strerror(errno));
-        return;
-    }
-    free(c->out);
-    c->out = NULL;
-    c->out_len = c->out_off = 0;
-    if (c->want_out) {
-        ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_MOD, EPOLLIN);
-        c->want_out = 0;
-    }
+    l->cl.done++;
 }
 
 /* Sends bytes, or queues them behind what is already waiting. */
@@ -837,23 +558,8 @@ static void conn_write(struct load *l, struct gw_conn *c, const char *data, size
 {
     if (c->state == GW_DONE)
         return;
-    if (c->out_len == 0) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-        if (n == (ssize_t)len)
-            return;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            conn_finish(l, c, F_RESET, strerror(errno));
-            return;
-        }
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-        }
-    }
-    c->out = xrealloc(c->out, c->out_len + len);
-    memcpy(c->out + c->out_len, data, len);
-    c->out_len += (uint32_t)len;
-    conn_flush(l, c);
+    if (lg_conn_write(&c->io, l->epfd, conn_index(l, c), data, len) < 0)
+        conn_finish(l, c, F_RESET, strerror(errno));
 }
 
 /* Builds one masked client frame (RFC 6455 §5.3: every client frame is masked) in frame,
@@ -911,19 +617,6 @@ static void conn_heartbeat(struct load *l, struct gw_conn *c, uint64_t now)
     conn_send_text(l, c, buf, (size_t)n);
 }
 
-static uint32_t src_addr_for(const struct load *l, int index)
-{
-    /* Consecutive addresses, skipping those whose last byte is 0 or 255. */
-    uint32_t k = (uint32_t)(index / l->opt.per_addr);
-    uint32_t a = l->src_base;
-    for (uint32_t i = 0; i < k; i++) {
-        a++;
-        while ((a & 0xff) == 0 || (a & 0xff) == 255)
-            a++;
-    }
-    return a;
-}
-
 static void conn_send_upgrade(struct load *l, struct gw_conn *c)
 {
     char req[1024];
@@ -945,39 +638,19 @@ static void conn_send_upgrade(struct load *l, struct gw_conn *c)
 
 static void conn_start(struct load *l, struct gw_conn *c, uint64_t now)
 {
-    int one = 1;
-    struct sockaddr_in src = {.sin_family = AF_INET};
+    uint32_t index = conn_index(l, c);
+    int rc;
 
     c->t_start = now;
     c->state = GW_CONNECTING;
-    c->gen++;
-    l->started++;
-    l->inflight++;
-    c->fd = lg_tcp_socket(AF_INET);
-    if (c->fd < 0) {
+    l->cl.started++;
+    l->cl.inflight++;
+    rc = lg_conn_open(&c->io, l->epfd, index,
+                      lg_src_addr(l->src_base, l->opt.run.per_addr, (int)index), &l->dst);
+    if (rc < 0)
         conn_finish(l, c, F_CONNECT, strerror(errno));
-        return;
-    }
-    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-    src.sin_addr.s_addr = htonl(src_addr_for(l, (int)(c - l->conns)));
-    if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
-        conn_finish(l, c, F_CONNECT, strerror(errno));
-        return;
-    }
-    if (connect(c->fd, (struct sockaddr *)&l->dst, sizeof(l->dst)) == 0) {
-        if (ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_ADD, EPOLLIN) < 0) {
-            conn_finish(l, c, F_CONNECT, strerror(errno));
-            return;
-        }
+    else if (rc > 0)
         conn_send_upgrade(l, c);
-        return;
-    }
-    if (errno != EINPROGRESS ||
-        ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_ADD, EPOLLIN | EPOLLOUT) < 0) {
-        conn_finish(l, c, F_CONNECT, strerror(errno));
-        return;
-    }
-    c->want_out = 1;
 }
 
 /*
@@ -1032,30 +705,10 @@ static void note_message(struct load *l, const char *d, size_t dlen, uint64_t no
 {
     static const char key[] = "\"content\":\"lat:";
     const char *p = memmem(d, dlen, key, sizeof(key) - 1);
-    char *e;
 
     l->message_creates++;
-    if (!p)
-        return;
-    p += sizeof(key) - 1;
-    uint64_t sent = strtoull(p, &e, 10);
-    if (*e != ':' || strncmp(e + 1, l->nonce, 16) != 0 || e[17] != ':') {
-        l->foreign++;
-        return;
-    }
-    long idx = strtol(e + 18, NULL, 10);
-    if (idx < 0 || idx >= l->opt.messages || !l->msg_count || now < sent) {
-        l->foreign++;
-        return;
-    }
-    lg_hist_record(&l->lat, now - sent);
-    l->deliveries++;
-    l->msg_count[idx]++;
-    if (now > l->msg_last[idx])
-        l->msg_last[idx] = now;
-    l->t_last_delivery = now;
-    if ((int)l->msg_count[idx] == l->expected_per_msg)
-        lg_hist_record(&l->complete, now - sent);
+    if (p)
+        lg_fanout_arrival(&l->fan, p + sizeof(key) - 1, d + dlen, now);
 }
 
 /* One complete text payload (or the first fragment of one). */
@@ -1081,10 +734,10 @@ static void handle_payload(struct load *l, struct gw_conn *c, const char *p, siz
         } else if (pl.t && span_eq(pl.t, pl.t_len, "READY")) {
             if (c->state == GW_IDENTIFYING) {
                 c->state = GW_READY;
-                l->inflight--;
-                l->ready++;
-                l->ever_ready++;
-                lg_hist_record(&l->connect_ready, now - c->t_start);
+                l->cl.inflight--;
+                l->cl.ready++;
+                l->cl.ever_ready++;
+                lg_hist_record(&l->cl.connect_ready, now - c->t_start);
             }
         } else if (pl.t && span_eq(pl.t, pl.t_len, "GUILD_CREATE")) {
             l->guild_creates++;
@@ -1166,10 +819,10 @@ static void handle_frame(struct load *l, struct gw_conn *c, int opcode, bool fin
         if (!l->first_close[0])
             snprintf(l->first_close, sizeof(l->first_close), "%s", why);
         /* Echo the code, best effort: the server may already have gone. */
-        if (c->out_len == 0) {
+        if (c->io.out_len == 0) {
             char frame[16];
             size_t fl = frame_build(l, 0x8, p, len >= 2 ? 2 : 0, frame);
-            ssize_t w = send(c->fd, frame, fl, MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t w = send(c->io.fd, frame, fl, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)w;
         }
         conn_finish(l, c, F_CLOSE, why);
@@ -1253,9 +906,9 @@ static void conn_readable(struct load *l, struct gw_conn *c)
 
     if (c->in_len > 0) {
         /* An incomplete frame is waiting: read straight behind it. */
-        n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+        n = read(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len);
     } else {
-        n = read(c->fd, l->scratch, SCRATCH_BYTES);
+        n = read(c->io.fd, l->scratch, SCRATCH_BYTES);
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
@@ -1282,7 +935,7 @@ static void conn_readable(struct load *l, struct gw_conn *c)
         /* Keep the tail of a frame that has not fully arrived. */
         size_t rest = (size_t)n - used;
         c->in_cap = (uint32_t)rest;
-        c->in = xrealloc(NULL, c->in_cap);
+        c->in = lg_xrealloc(NULL, c->in_cap);
         memcpy(c->in, l->scratch + used, rest);
         c->in_len = (uint32_t)rest;
     }
@@ -1297,28 +950,23 @@ static void conn_readable(struct load *l, struct gw_conn *c)
     size_t want = need > c->in_len ? need : (size_t)c->in_len + 4096;
     if (want > c->in_cap) {
         c->in_cap = (uint32_t)want;
-        c->in = xrealloc(c->in, c->in_cap);
+        c->in = lg_xrealloc(c->in, c->in_cap);
     }
 }
 
 static void conn_event(struct load *l, struct gw_conn *c, uint32_t events)
 {
     if (c->state == GW_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-            conn_finish(l, c, F_CONNECT, strerror(err ? err : errno));
-            return;
-        }
-        if (!(events & EPOLLOUT))
-            return;
-        ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_MOD, EPOLLIN);
-        c->want_out = 0;
-        conn_send_upgrade(l, c);
+        int rc = lg_conn_established(&c->io, l->epfd, conn_index(l, c), events);
+        if (rc < 0)
+            conn_finish(l, c, F_CONNECT, strerror(errno));
+        else if (rc > 0)
+            conn_send_upgrade(l, c);
         return;
     }
-    if ((events & EPOLLOUT) && c->out_len)
-        conn_flush(l, c);
+    if ((events & EPOLLOUT) && c->io.out_len &&
+        lg_conn_flush(&c->io, l->epfd, conn_index(l, c)) < 0)
+        conn_finish(l, c, F_RESET, strerror(errno));
     if (c->state != GW_DONE && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         conn_readable(l, c);
 }
@@ -1326,9 +974,9 @@ static void conn_event(struct load *l, struct gw_conn *c, uint32_t events)
 /* Heartbeats that are due, and connections that took too long to get READY. */
 static void conn_timers(struct load *l, uint64_t now)
 {
-    uint64_t limit = (uint64_t)(l->opt.timeout * (double)NS_PER_SEC);
+    uint64_t limit = (uint64_t)(l->opt.run.timeout * (double)NS_PER_SEC);
 
-    for (int i = 0; i < l->opt.sessions; i++) {
+    for (int i = 0; i < l->opt.run.sessions; i++) {
         struct gw_conn *c = &l->conns[i];
         if (c->state == GW_NEW || c->state == GW_DONE)
             continue;
@@ -1349,7 +997,7 @@ static void conn_timers(struct load *l, uint64_t now)
 
 static uint64_t sender_tag(const struct load *l, const struct sender *s)
 {
-    return ((uint64_t)(l->opt.sessions + (s - l->senders)) << 32) | s->gen;
+    return ((uint64_t)(l->opt.run.sessions + (s - l->senders)) << 32) | s->gen;
 }
 
 static void sender_down(struct load *l, struct sender *s, const char *why)
@@ -1382,7 +1030,7 @@ static void sender_connect(struct load *l, struct sender *s)
         sender_down(l, s, strerror(errno));
         return;
     }
-    if (ep_set(l, s->fd, sender_tag(l, s), EPOLL_CTL_ADD, EPOLLIN | EPOLLOUT) < 0) {
+    if (lg_epoll_set(l->epfd, s->fd, EPOLL_CTL_ADD, EPOLLIN | EPOLLOUT, sender_tag(l, s)) < 0) {
         sender_down(l, s, strerror(errno));
         return;
     }
@@ -1392,26 +1040,21 @@ static void sender_connect(struct load *l, struct sender *s)
 
 static void sender_flush(struct load *l, struct sender *s)
 {
-    while (s->req_off < s->req_len) {
-        ssize_t n = send(s->fd, s->req + s->req_off, s->req_len - s->req_off, MSG_NOSIGNAL);
-        if (n > 0) {
-            s->req_off += (size_t)n;
-            continue;
+    int rc = lg_send_pending(s->fd, s->req, s->req_len, &s->req_off);
+
+    if (rc > 0) {
+        if (!s->want_out) {
+            lg_epoll_set(l->epfd, s->fd, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT, sender_tag(l, s));
+            s->want_out = true;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!s->want_out) {
-                ep_set(l, s->fd, sender_tag(l, s), EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
-                s->want_out = true;
-            }
-            return;
-        }
+        return;
+    }
+    if (rc < 0) {
         sender_down(l, s, strerror(errno));
         return;
     }
     if (s->want_out) {
-        ep_set(l, s->fd, sender_tag(l, s), EPOLL_CTL_MOD, EPOLLIN);
+        lg_epoll_set(l->epfd, s->fd, EPOLL_CTL_MOD, EPOLLIN, sender_tag(l, s));
         s->want_out = false;
     }
     s->state = S_WAITING;
@@ -1423,9 +1066,9 @@ static void sender_post(struct load *l, struct sender *s, int idx)
     const struct options *o = &l->opt;
     char content[2048 + 64];
     uint64_t t = lg_now_ns();
-    int n = snprintf(content, sizeof(content), "lat:%" PRIu64 ":%s:%d:", t, l->nonce, idx);
+    int n = lg_fanout_stamp(&l->fan, content, sizeof(content), t, idx);
 
-    for (; n < o->content_size; n++)
+    for (; n < o->run.content_size; n++)
         content[n] = (char)('a' + n % 26);
     content[n] = '\0';
     size_t body_len = (size_t)n + sizeof("{\"content\":\"\"}") - 1;
@@ -1433,7 +1076,7 @@ static void sender_post(struct load *l, struct sender *s, int idx)
                      "POST /api/v10/channels/%s/messages HTTP/1.1\r\nHost: %s:%s\r\n"
                      "Authorization: %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\n\r\n{\"content\":\"%s\"}",
-                     o->channel, o->host, o->port, o->token, body_len, content);
+                     o->channel, o->com.host, o->com.port, o->token, body_len, content);
     if (h <= 0 || (size_t)h >= sizeof(s->req)) {
         fprintf(stderr, "hearth-gwload: the POST does not fit its buffer\n");
         exit(2);
@@ -1442,9 +1085,8 @@ static void sender_post(struct load *l, struct sender *s, int idx)
     s->req_off = 0;
     s->t_sent = t;
     s->msg = idx;
-    l->msg_sent[idx] = t;
-    if (!l->t_first_send)
-        l->t_first_send = t;
+    if (!l->fan.t_first_send)
+        l->fan.t_first_send = t;
     l->t_last_send = t;
     l->posted++;
     s->state = S_SENDING;
@@ -1497,7 +1139,7 @@ static void sender_readable(struct load *l, struct sender *s)
             return;
         }
         s->in_cap = s->in_cap ? s->in_cap * 2 : 4096;
-        s->in = xrealloc(s->in, s->in_cap);
+        s->in = lg_xrealloc(s->in, s->in_cap);
     }
     ssize_t n = read(s->fd, s->in + s->in_len, s->in_cap - s->in_len);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -1550,15 +1192,14 @@ static void sender_readable(struct load *l, struct sender *s)
 static void sender_event(struct load *l, struct sender *s, uint32_t events)
 {
     if (s->state == S_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-            sender_down(l, s, strerror(err ? err : errno));
+        int err = lg_connect_error(s->fd);
+        if (err) {
+            sender_down(l, s, strerror(err));
             return;
         }
         if (!(events & EPOLLOUT))
             return;
-        ep_set(l, s->fd, sender_tag(l, s), EPOLL_CTL_MOD, EPOLLIN);
+        lg_epoll_set(l->epfd, s->fd, EPOLL_CTL_MOD, EPOLLIN, sender_tag(l, s));
         s->want_out = false;
         s->state = S_IDLE;
         return;
@@ -1573,14 +1214,14 @@ static void sender_event(struct load *l, struct sender *s, uint32_t events)
 static void senders_tick(struct load *l, uint64_t now)
 {
     const struct options *o = &l->opt;
-    double gap = (double)NS_PER_SEC / o->rate;
+    double gap = (double)NS_PER_SEC / o->run.rate;
 
     for (int i = 0; i < o->senders; i++) {
         struct sender *s = &l->senders[i];
-        if (s->state == S_DOWN && l->next_msg < o->messages)
+        if (s->state == S_DOWN && l->next_msg < o->run.messages)
             sender_connect(l, s);
     }
-    while (l->next_msg < o->messages) {
+    while (l->next_msg < o->run.messages) {
         uint64_t due = l->t_send0 + (uint64_t)(gap * l->next_msg);
         if (now < due)
             break;
@@ -1604,63 +1245,24 @@ static void print_progress(struct load *l, uint64_t now, const char *phase)
 {
     long rss = -1, hwm = -1;
 
-    if (l->opt.server_pid)
-        proc_memory_kib(l->opt.server_pid, &rss, &hwm);
+    if (l->opt.com.server_pid)
+        lg_proc_memory_kib(l->opt.com.server_pid, &rss, &hwm);
     fprintf(stderr,
             "hearth-gwload: %6.1f s %-8s started %d, ready %d, in flight %d, failed %d, "
             "guild_creates %" PRIu64 ", deliveries %" PRIu64 ", server rss %ld KiB\n",
-            (double)(now - l->t_begin) / (double)NS_PER_SEC, phase, l->started, l->ready,
-            l->inflight, l->done, l->guild_creates, l->deliveries, rss);
+            (double)(now - l->t_begin) / (double)NS_PER_SEC, phase, l->cl.started, l->cl.ready,
+            l->cl.inflight, l->cl.done, l->guild_creates, l->fan.deliveries, rss);
 }
 
 static int setup(struct load *l)
 {
     const struct options *o = &l->opt;
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    struct rlimit rl;
 
-    /* Every session is a descriptor: take all the hard limit allows. */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if ((rlim_t)o->sessions + FD_RESERVE + (rlim_t)o->senders > rl.rlim_cur) {
-        fprintf(stderr,
-                "hearth-gwload: %d sessions need more descriptors than the limit of %llu "
-                "(run several generator processes)\n",
-                o->sessions, (unsigned long long)rl.rlim_cur);
+    if (lg_clients_setup(o->com.host, o->com.port, o->run.sessions, FD_RESERVE + o->senders,
+                         "sessions", o->run.src_base, o->run.per_addr, &l->dst, &l->src_base) < 0)
         return -1;
-    }
-    int rc = getaddrinfo(o->host, o->port, &hints, &ai);
-    if (rc != 0) {
-        fprintf(stderr, "hearth-gwload: cannot resolve %s:%s: %s\n", o->host, o->port,
-                gai_strerror(rc));
-        return -1;
-    }
-    memcpy(&l->dst, ai->ai_addr, sizeof(l->dst));
-    freeaddrinfo(ai);
-    snprintf(l->upgrade_fmt_host, sizeof(l->upgrade_fmt_host), "%s:%s", o->host, o->port);
-
-    l->src_base = o->src_base;
-    if (!l->src_base) {
-        /* 127.X.Y.1 with X in 2..253 from the time and pid: a fresh range every run. */
-        uint64_t st = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
-        uint64_t v = lg_splitmix64(&st);
-        l->src_base =
-            (127u << 24) | (uint32_t)(2 + v % 252) << 16 | (uint32_t)((v >> 16) & 0xff) << 8 | 1u;
-    }
-    while ((l->src_base & 0xff) == 0 || (l->src_base & 0xff) == 255)
-        l->src_base++;
-    uint32_t last = src_addr_for(l, o->sessions - 1);
-    if ((last >> 24) != 127) {
-        fprintf(stderr, "hearth-gwload: the source addresses run out of 127.0.0.0/8\n");
-        return -1;
-    }
-
-    uint64_t nv = lg_splitmix64(&l->rng);
-    snprintf(l->nonce, sizeof(l->nonce), "%016" PRIx64, nv);
+    snprintf(l->upgrade_fmt_host, sizeof(l->upgrade_fmt_host), "%s:%s", o->com.host, o->com.port);
+    lg_fanout_init(&l->fan, o->mode == MODE_LATENCY ? o->run.messages : 0, &l->rng);
     int n = snprintf(l->identify, sizeof(l->identify),
                      "{\"op\":2,\"d\":{\"token\":\"%s\",\"intents\":%ld,\"properties\":"
                      "{\"os\":\"linux\",\"browser\":\"hearth-gwload\",\"device\":"
@@ -1674,22 +1276,15 @@ static int setup(struct load *l)
 
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epfd < 0)
-        xfail("epoll_create1");
-    l->conns = calloc((size_t)o->sessions, sizeof(*l->conns));
+        lg_fail("epoll_create1");
+    l->conns = calloc((size_t)o->run.sessions, sizeof(*l->conns));
     l->scratch = malloc(SCRATCH_BYTES);
     if (!l->conns || !l->scratch)
-        xfail("allocating the sessions");
-    for (int i = 0; i < o->sessions; i++)
-        l->conns[i].fd = -1;
+        lg_fail("allocating the sessions");
+    for (int i = 0; i < o->run.sessions; i++)
+        l->conns[i].io.fd = -1;
     for (int i = 0; i < MAX_SENDERS; i++)
         l->senders[i].fd = -1;
-    if (o->mode == MODE_LATENCY && o->messages > 0) {
-        l->msg_sent = calloc((size_t)o->messages, sizeof(*l->msg_sent));
-        l->msg_last = calloc((size_t)o->messages, sizeof(*l->msg_last));
-        l->msg_count = calloc((size_t)o->messages, sizeof(*l->msg_count));
-        if (!l->msg_sent || !l->msg_last || !l->msg_count)
-            xfail("allocating the message table");
-    }
     return 0;
 }
 
@@ -1698,83 +1293,42 @@ static void dispatch_events(struct load *l, struct epoll_event *evs, int n)
     for (int i = 0; i < n; i++) {
         uint32_t index = (uint32_t)(evs[i].data.u64 >> 32);
         uint32_t gen = (uint32_t)evs[i].data.u64;
-        if (index < (uint32_t)l->opt.sessions) {
+        if (index < (uint32_t)l->opt.run.sessions) {
             struct gw_conn *c = &l->conns[index];
-            if (c->gen == gen && c->fd >= 0)
+            if (c->io.gen == gen && c->io.fd >= 0)
                 conn_event(l, c, evs[i].events);
         } else {
-            struct sender *s = &l->senders[index - (uint32_t)l->opt.sessions];
+            struct sender *s = &l->senders[index - (uint32_t)l->opt.run.sessions];
             if (s->gen == gen && s->fd >= 0)
                 sender_event(l, s, evs[i].events);
         }
     }
 }
 
-struct phase_marks {
-    long rss_before, hwm_before, rss_ready, rss_held, hwm_end;
-    long fds_before, fds_held; /* the server's open descriptors */
-    double srv_cpu_start, srv_cpu_ready, srv_cpu_held, srv_cpu_send0, srv_cpu_send1;
-    double gen_cpu_send0, gen_cpu_send1;
-    double ramp_secs, hold_secs, send_secs;
-};
-
-static double srv_cpu(const struct load *l)
-{
-    return l->opt.server_pid ? lg_proc_cpu_seconds(l->opt.server_pid) : -1;
-}
-
-static void report(struct load *l, const struct phase_marks *m)
+static void report(struct load *l, const struct lg_marks *m)
 {
     const struct options *o = &l->opt;
+    const struct lg_fanout *f = &l->fan;
     char src[INET_ADDRSTRLEN];
     struct in_addr a = {.s_addr = htonl(l->src_base)};
-    struct rusage ru;
     uint64_t fails = 0;
-    int per_msg_complete = 0;
 
     inet_ntop(AF_INET, &a, src, sizeof(src));
-    getrusage(RUSAGE_SELF, &ru);
     for (int k = 0; k < F_KINDS; k++)
         fails += l->fails[k];
-    for (int i = 0; i < o->messages && l->msg_count; i++) {
-        if ((int)l->msg_count[i] >= l->expected_per_msg && l->expected_per_msg > 0)
-            per_msg_complete++;
-    }
-    long rss_delta = m->rss_held >= 0 && m->rss_before >= 0 ? m->rss_held - m->rss_before : -1;
-    long ready_delta = m->rss_ready >= 0 && m->rss_before >= 0 ? m->rss_ready - m->rss_before : -1;
-    double b_per_held = l->ready > 0 && rss_delta >= 0 ? 1024.0 * (double)rss_delta / l->ready : -1;
-    double b_per_ready =
-        l->ever_ready > 0 && ready_delta >= 0 ? 1024.0 * (double)ready_delta / l->ever_ready : -1;
-    uint64_t expected = (uint64_t)l->acked * (uint64_t)l->expected_per_msg;
-    double deliv_secs = l->t_last_delivery > l->t_first_send && l->t_first_send
-                            ? (double)(l->t_last_delivery - l->t_first_send) / (double)NS_PER_SEC
-                            : 0;
-    double send_cpu =
-        m->srv_cpu_send1 >= 0 && m->srv_cpu_send0 >= 0 ? m->srv_cpu_send1 - m->srv_cpu_send0 : -1;
-    double us_per_delivery = send_cpu >= 0 && l->deliveries ? send_cpu * 1e6 / l->deliveries : -1;
-    double us_per_msg = send_cpu >= 0 && l->acked ? send_cpu * 1e6 / l->acked : -1;
-    double gen_us_per_delivery =
-        l->deliveries ? (m->gen_cpu_send1 - m->gen_cpu_send0) * 1e6 / l->deliveries : -1;
-    double hold_cpu =
-        m->srv_cpu_held >= 0 && m->srv_cpu_ready >= 0 ? m->srv_cpu_held - m->srv_cpu_ready : -1;
+    uint64_t expected = (uint64_t)l->acked * (uint64_t)f->expected_per_msg;
 
     printf("mode %s: %d sessions to %s:%s from %s (%d per address)\n",
-           o->mode == MODE_IDLE ? "idle" : "latency", o->sessions, o->host, o->port, src,
-           o->per_addr);
-    printf("  sessions: ready %d of %d (ever %d), lost after READY %" PRIu64
-           ", failed before READY %d, never opened %d\n",
-           l->ready, o->sessions, l->ever_ready, l->lost_after_ready,
-           l->done - (int)l->lost_after_ready, l->not_opened);
+           o->mode == MODE_IDLE ? "idle" : "latency", o->run.sessions, o->com.host, o->com.port,
+           src, o->run.per_addr);
+    lg_clients_print(&l->cl, o->run.sessions, "session", "READY");
     printf("  ends: connect %" PRIu64 ", upgrade %" PRIu64 ", protocol %" PRIu64 ", eof %" PRIu64
            ", reset %" PRIu64 ", timeout %" PRIu64 ", invalid %" PRIu64 ", close %" PRIu64 "\n",
            l->fails[F_CONNECT], l->fails[F_UPGRADE], l->fails[F_PROTOCOL], l->fails[F_EOF],
            l->fails[F_RESET], l->fails[F_TIMEOUT], l->fails[F_INVALID], l->fails[F_CLOSE]);
     if (l->first_fail[0])
         printf("  first end: %s\n", l->first_fail);
-    printf("  ramp: %.2f s (%.0f sessions/s); connect->READY ms p50 %.2f p99 %.2f max %.2f\n",
-           m->ramp_secs, m->ramp_secs > 0 ? l->ever_ready / m->ramp_secs : 0,
-           hist_ms(&l->connect_ready, 0.5), hist_ms(&l->connect_ready, 0.99),
-           (double)l->connect_ready.max / (double)NS_PER_MS);
+    lg_clients_print_ramp(&l->cl, m->ramp_secs, "session", "READY");
     printf("  frames in %" PRIu64 " (%" PRIu64 " bytes): dispatches %" PRIu64
            " (GUILD_CREATE %" PRIu64 ", MESSAGE_CREATE %" PRIu64 ", other %" PRIu64
            "), seq gaps %" PRIu64 ", binary %" PRIu64 ", pings %" PRIu64 "\n",
@@ -1783,44 +1337,17 @@ static void report(struct load *l, const struct phase_marks *m)
     printf("  heartbeats: interval %.2f s, sent %" PRIu64 ", acked %" PRIu64
            ", unacked at next beat %" PRIu64 ", ack ms p50 %.2f p99 %.2f max %.2f\n",
            (double)l->hb_interval_ns / (double)NS_PER_SEC, l->beats, l->acks, l->acks_late,
-           hist_ms(&l->hb_rtt, 0.5), hist_ms(&l->hb_rtt, 0.99),
-           (double)l->hb_rtt.max / (double)NS_PER_MS);
-    if (o->server_pid) {
-        printf("  server memory KiB: VmRSS before %ld, all ready %ld, end of hold %ld; "
-               "VmHWM %ld; descriptors %ld before, %ld at the end of the hold\n",
-               m->rss_before, m->rss_ready, m->rss_held, m->hwm_end, m->fds_before, m->fds_held);
-        printf("  server user-space memory per session: %.0f B when all were ready, %.0f B "
-               "after %.1f s held\n",
-               b_per_ready, b_per_held, m->hold_secs);
-        printf("  server CPU: ramp %.2f s, hold %.2f s (%.2f%% of a core)\n",
-               m->srv_cpu_ready - m->srv_cpu_start, hold_cpu,
-               m->hold_secs > 0 ? 100 * hold_cpu / m->hold_secs : 0);
-    }
+           lg_hist_ms(&l->hb_rtt, 0.5), lg_hist_ms(&l->hb_rtt, 0.99), lg_hist_max_ms(&l->hb_rtt));
+    lg_marks_print(m, o->com.server_pid, l->cl.ready, l->cl.ever_ready, "session");
     if (o->mode == MODE_LATENCY) {
         printf("  posted %d at %.1f/s, acked %d, errors %d; ack ms p50 %.2f p99 %.2f; late "
                "start max %.2f ms\n",
-               l->posted, o->rate, l->acked, l->post_errors, hist_ms(&l->ack, 0.5),
-               hist_ms(&l->ack, 0.99), (double)l->send_lag_max / (double)NS_PER_MS);
-        printf("  deliveries %" PRIu64 " of %" PRIu64 " expected (%.2f%%), %.0f/s; "
-               "messages reaching every session %d\n",
-               l->deliveries, expected,
-               expected ? 100.0 * (double)l->deliveries / (double)expected : 0,
-               deliv_secs > 0 ? (double)l->deliveries / deliv_secs : 0, per_msg_complete);
-        printf("  POST -> MESSAGE_CREATE ms: p50 %.2f p99 %.2f p99.9 %.2f max %.2f mean %.2f\n",
-               hist_ms(&l->lat, 0.5), hist_ms(&l->lat, 0.99), hist_ms(&l->lat, 0.999),
-               (double)l->lat.max / (double)NS_PER_MS,
-               l->lat.n ? l->lat.sum / (double)l->lat.n / (double)NS_PER_MS : 0);
-        printf("  POST -> last session ms: p50 %.2f p99 %.2f max %.2f\n",
-               hist_ms(&l->complete, 0.5), hist_ms(&l->complete, 0.99),
-               (double)l->complete.max / (double)NS_PER_MS);
-        if (send_cpu >= 0)
-            printf("  server CPU while sending: %.2f s = %.1f us per message, %.2f us per "
-                   "delivery\n",
-                   send_cpu, us_per_msg, us_per_delivery);
-        printf("  generator CPU while sending: %.2f s = %.2f us per delivery\n",
-               m->gen_cpu_send1 - m->gen_cpu_send0, gen_us_per_delivery);
+               l->posted, o->run.rate, l->acked, l->post_errors, lg_hist_ms(&l->ack, 0.5),
+               lg_hist_ms(&l->ack, 0.99), (double)l->send_lag_max / (double)NS_PER_MS);
+        lg_fanout_print(f, l->acked, "session", "POST -> MESSAGE_CREATE", "POST -> last session");
+        lg_send_cpu_print(m, l->acked, f->deliveries);
     }
-    printf("  generator: cpu %.2f s, max rss %ld KiB\n", lg_self_cpu_seconds(), ru.ru_maxrss);
+    lg_self_print();
     if (l->first_close[0])
         printf("  first close frame: %s\n", l->first_close);
     for (int code = 0; code < CLOSE_CODES; code++) {
@@ -1829,66 +1356,43 @@ static void report(struct load *l, const struct phase_marks *m)
                    l->close_codes[code]);
     }
 
-    printf("result: mode=%s sessions=%d ready=%d ever_ready=%d lost=%" PRIu64 " failed=%" PRIu64
-           " not_opened=%d src_base=%s ramp_s=%.3f conn_ready_p50_ms=%.3f"
-           " conn_ready_p99_ms=%.3f guild_creates=%" PRIu64 " seq_gaps=%" PRIu64 " beats=%" PRIu64
-           " acks=%" PRIu64 " hb_p99_ms=%.3f hb_max_ms=%.3f"
-           " rss_before_kib=%ld rss_ready_kib=%ld rss_held_kib=%ld hwm_kib=%ld"
-           " srv_fds_before=%ld srv_fds_held=%ld"
-           " bytes_per_session_ready=%.0f bytes_per_session_held=%.0f hold_s=%.1f"
-           " srv_cpu_ramp_s=%.3f srv_cpu_hold_s=%.3f",
-           o->mode == MODE_IDLE ? "idle" : "latency", o->sessions, l->ready, l->ever_ready,
-           l->lost_after_ready, fails, l->not_opened, src, m->ramp_secs,
-           hist_ms(&l->connect_ready, 0.5), hist_ms(&l->connect_ready, 0.99), l->guild_creates,
-           l->seq_gaps, l->beats, l->acks, hist_ms(&l->hb_rtt, 0.99),
-           (double)l->hb_rtt.max / (double)NS_PER_MS, m->rss_before, m->rss_ready, m->rss_held,
-           m->hwm_end, m->fds_before, m->fds_held, b_per_ready, b_per_held, m->hold_secs,
-           o->server_pid ? m->srv_cpu_ready - m->srv_cpu_start : -1, hold_cpu);
-    if (o->mode == MODE_LATENCY)
+    printf("result: mode=%s sessions=%d", o->mode == MODE_IDLE ? "idle" : "latency",
+           o->run.sessions);
+    lg_clients_result(&l->cl, fails, l->src_base, m->ramp_secs);
+    printf(" guild_creates=%" PRIu64 " seq_gaps=%" PRIu64 " beats=%" PRIu64 " acks=%" PRIu64
+           " hb_p99_ms=%.3f hb_max_ms=%.3f",
+           l->guild_creates, l->seq_gaps, l->beats, l->acks, lg_hist_ms(&l->hb_rtt, 0.99),
+           lg_hist_max_ms(&l->hb_rtt));
+    lg_marks_result(m, o->com.server_pid, l->cl.ready, l->cl.ever_ready);
+    if (o->mode == MODE_LATENCY) {
         printf(" messages=%d rate=%.2f posted=%d acked=%d post_errors=%d deliveries=%" PRIu64
-               " expected=%" PRIu64 " complete_msgs=%d send_s=%.3f deliveries_per_s=%.1f"
-               " p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f mean_ms=%.3f"
-               " last_p50_ms=%.3f last_p99_ms=%.3f ack_p50_ms=%.3f ack_p99_ms=%.3f"
-               " srv_cpu_send_s=%.3f srv_us_per_msg=%.1f srv_us_per_delivery=%.3f"
-               " gen_us_per_delivery=%.3f",
-               o->messages, o->rate, l->posted, l->acked, l->post_errors, l->deliveries, expected,
-               per_msg_complete, m->send_secs,
-               deliv_secs > 0 ? (double)l->deliveries / deliv_secs : 0, hist_ms(&l->lat, 0.5),
-               hist_ms(&l->lat, 0.99), hist_ms(&l->lat, 0.999),
-               (double)l->lat.max / (double)NS_PER_MS,
-               l->lat.n ? l->lat.sum / (double)l->lat.n / (double)NS_PER_MS : 0,
-               hist_ms(&l->complete, 0.5), hist_ms(&l->complete, 0.99), hist_ms(&l->ack, 0.5),
-               hist_ms(&l->ack, 0.99), send_cpu, us_per_msg, us_per_delivery, gen_us_per_delivery);
-    printf(" gen_cpu_s=%.3f gen_maxrss_kib=%ld\n", lg_self_cpu_seconds(), ru.ru_maxrss);
+               " expected=%" PRIu64 " complete_msgs=%d send_s=%.3f",
+               o->run.messages, o->run.rate, l->posted, l->acked, l->post_errors, f->deliveries,
+               expected, lg_fanout_complete(f), m->send_secs);
+        lg_fanout_result(f);
+        printf(" ack_p50_ms=%.3f ack_p99_ms=%.3f", lg_hist_ms(&l->ack, 0.5),
+               lg_hist_ms(&l->ack, 0.99));
+        lg_send_cpu_result(m, l->acked, f->deliveries);
+    }
+    lg_self_result();
 }
 
 static int run(struct load *l)
 {
     const struct options *o = &l->opt;
     struct epoll_event evs[1024];
-    struct phase_marks m = {
-        .rss_ready = -1,
-        .rss_held = -1,
-        .fds_before = -1,
-        .fds_held = -1,
-        .srv_cpu_send0 = -1,
-        .srv_cpu_send1 = -1,
-    };
+    struct lg_marks m;
     enum { P_RAMP, P_HOLD, P_SEND, P_DONE } phase = P_RAMP;
-    uint64_t hold_ns = (uint64_t)(o->hold * (double)NS_PER_SEC);
-    uint64_t drain_ns = (uint64_t)(o->drain * (double)NS_PER_SEC);
+    uint64_t hold_ns = (uint64_t)(o->run.hold * (double)NS_PER_SEC);
+    uint64_t drain_ns = (uint64_t)(o->run.drain * (double)NS_PER_SEC);
     uint64_t t_phase = 0, next_timers, next_progress;
     int next_conn = 0, ramp_cut = 0;
 
-    if (o->server_pid) {
-        proc_memory_kib(o->server_pid, &m.rss_before, &m.hwm_before);
-        m.fds_before = proc_fd_count(o->server_pid);
-        if (m.rss_before < 0) {
-            fprintf(stderr, "hearth-gwload: cannot read /proc/%ld/status\n", o->server_pid);
-            return 2;
-        }
+    lg_marks_init(&m);
+    if (lg_marks_start(&m, o->com.server_pid) < 0) {
+        fprintf(stderr, "hearth-gwload: cannot read /proc/%ld/status\n", o->com.server_pid);
+        return 2;
     }
-    m.srv_cpu_start = srv_cpu(l);
     l->t_begin = lg_now_ns();
     next_timers = l->t_begin;
     next_progress = l->t_begin + NS_PER_SEC;
@@ -1901,72 +1405,43 @@ static int run(struct load *l)
         }
         /* Open more connections, within --ramp and --inflight. */
         if (phase == P_RAMP) {
-            double elapsed = (double)(now - l->t_begin) / (double)NS_PER_SEC;
-            int allowed = o->ramp > 0 ? (int)(o->ramp * elapsed) + 1 : o->sessions;
-            if (o->ramp_timeout > 0 && elapsed >= o->ramp_timeout && !ramp_cut) {
-                ramp_cut = o->sessions - next_conn;
-                if (ramp_cut)
-                    fprintf(stderr,
-                            "hearth-gwload: --ramp-timeout: %d connections not opened; waiting "
-                            "for the %d in flight\n",
-                            ramp_cut, l->inflight);
-                next_conn = o->sessions;
-            }
-            while (next_conn < o->sessions && next_conn < allowed && l->inflight < o->inflight)
+            int allowed =
+                lg_ramp_allowed(&o->run, l->t_begin, now, &next_conn, &ramp_cut, l->cl.inflight);
+            while (next_conn < o->run.sessions && next_conn < allowed &&
+                   l->cl.inflight < o->run.inflight)
                 conn_start(l, &l->conns[next_conn++], now);
-            if (next_conn == o->sessions && l->inflight == 0) {
+            if (next_conn == o->run.sessions && l->cl.inflight == 0) {
                 l->t_all_ready = now;
                 m.ramp_secs = (double)(now - l->t_begin) / (double)NS_PER_SEC;
-                fprintf(stderr, "hearth-gwload: %d of %d sessions ready after %.2f s\n", l->ready,
-                        o->sessions, m.ramp_secs);
+                fprintf(stderr, "hearth-gwload: %d of %d sessions ready after %.2f s\n",
+                        l->cl.ready, o->run.sessions, m.ramp_secs);
                 /* Let the server finish what the last READYs started before measuring. */
                 t_phase = now;
                 phase = P_HOLD;
             }
         }
-        if (phase == P_HOLD && m.rss_ready < 0 && now - t_phase >= 2 * NS_PER_SEC) {
-            long hwm;
-            if (o->server_pid)
-                proc_memory_kib(o->server_pid, &m.rss_ready, &hwm);
-            else
-                m.rss_ready = 0;
-            m.srv_cpu_ready = srv_cpu(l);
-            t_phase = now;
-        }
-        if (phase == P_HOLD && m.rss_ready >= 0 && now - t_phase >= hold_ns) {
-            m.hold_secs = (double)(now - t_phase) / (double)NS_PER_SEC;
-            if (o->server_pid) {
-                proc_memory_kib(o->server_pid, &m.rss_held, &m.hwm_end);
-                m.fds_held = proc_fd_count(o->server_pid);
-            }
-            m.srv_cpu_held = srv_cpu(l);
-            if (o->mode == MODE_LATENCY && o->messages > 0 && l->ready > 0) {
+        if (phase == P_HOLD && lg_marks_hold_step(&m, o->com.server_pid, now, &t_phase, hold_ns)) {
+            if (o->mode == MODE_LATENCY && o->run.messages > 0 && l->cl.ready > 0) {
                 phase = P_SEND;
-                l->expected_per_msg = l->ready;
+                l->fan.expected_per_msg = l->cl.ready;
                 l->t_send0 = now + NS_PER_SEC / 2; /* the senders connect meanwhile */
-                m.srv_cpu_send0 = srv_cpu(l);
-                m.gen_cpu_send0 = lg_self_cpu_seconds();
+                lg_marks_send_start(&m, o->com.server_pid);
                 fprintf(stderr, "hearth-gwload: posting %d messages at %.1f/s to %d sessions\n",
-                        o->messages, o->rate, l->ready);
+                        o->run.messages, o->run.rate, l->cl.ready);
             } else {
                 phase = P_DONE;
             }
         }
         if (phase == P_SEND) {
             senders_tick(l, now);
-            bool all_in = l->next_msg == o->messages && l->acked + l->post_errors >= l->posted &&
-                          l->deliveries >= (uint64_t)l->acked * (uint64_t)l->expected_per_msg;
-            bool drained = l->next_msg == o->messages && l->t_last_ack &&
+            bool all_in =
+                l->next_msg == o->run.messages && l->acked + l->post_errors >= l->posted &&
+                l->fan.deliveries >= (uint64_t)l->acked * (uint64_t)l->fan.expected_per_msg;
+            bool drained = l->next_msg == o->run.messages && l->t_last_ack &&
                            l->acked + l->post_errors >= l->posted && now > l->t_last_ack + drain_ns;
             if (all_in || drained) {
-                m.srv_cpu_send1 = srv_cpu(l);
-                m.gen_cpu_send1 = lg_self_cpu_seconds();
-                m.send_secs = (double)(now - l->t_send0) / (double)NS_PER_SEC;
-                if (!all_in)
-                    fprintf(stderr,
-                            "hearth-gwload: gave up waiting for deliveries %.1f s after "
-                            "the last ack\n",
-                            o->drain);
+                lg_marks_send_done(&m, o->com.server_pid, now, l->t_send0, all_in, o->run.drain,
+                                   "ack");
                 phase = P_DONE;
                 break;
             }
@@ -1975,34 +1450,24 @@ static int run(struct load *l)
             conn_timers(l, now);
             next_timers = now + 50 * NS_PER_MS;
         }
-        if (o->verbose && now >= next_progress) {
+        if (o->com.verbose && now >= next_progress) {
             static const char *const names[] = {"ramp", "hold", "send", "done"};
             print_progress(l, now, names[phase]);
             next_progress += NS_PER_SEC;
         }
         int timeout = phase == P_SEND ? 1 : 10;
-        int n = epoll_wait(l->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout);
-        if (n < 0 && errno != EINTR)
-            xfail("epoll_wait");
-        if (n > 0)
-            dispatch_events(l, evs, n);
+        dispatch_events(l, evs,
+                        lg_epoll_wait(l->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout));
     }
     if (phase != P_DONE) {
         /* Interrupted: report what there is. */
-        if (m.rss_held < 0 && o->server_pid)
-            proc_memory_kib(o->server_pid, &m.rss_held, &m.hwm_end);
-        if (!m.ramp_secs)
-            m.ramp_secs = (double)(lg_now_ns() - l->t_begin) / (double)NS_PER_SEC;
-        if (phase == P_SEND) {
-            m.srv_cpu_send1 = srv_cpu(l);
-            m.gen_cpu_send1 = lg_self_cpu_seconds();
-        }
+        lg_marks_cut_short(&m, o->com.server_pid, l->t_begin, phase == P_SEND);
     }
-    l->not_opened = ramp_cut;
+    l->cl.not_opened = ramp_cut;
     report(l, &m);
-    if (l->ever_ready == 0)
+    if (l->cl.ever_ready == 0)
         return 1;
-    if (o->mode == MODE_LATENCY && o->messages > 0 && l->deliveries == 0)
+    if (o->mode == MODE_LATENCY && o->run.messages > 0 && l->fan.deliveries == 0)
         return 1;
     return 0;
 }
@@ -2011,11 +1476,10 @@ int main(int argc, char **argv)
 {
     static struct load l; /* the histograms are ~100 KiB each: keep them off the stack */
 
+    lg_init("hearth-gwload");
     if (parse_options(argc, argv, &l.opt) < 0)
         return 2;
-    l.rng = l.opt.seed;
-    lg_signals_init();
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    l.rng = l.opt.com.seed;
     if (setup(&l) < 0)
         return 2;
     return run(&l);

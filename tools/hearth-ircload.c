@@ -50,7 +50,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,7 +57,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -66,46 +64,26 @@
 #include "loadgen.h"
 
 #define NS_PER_SEC LG_NS_PER_SEC
-#define NS_PER_MS 1000000ull
+#define NS_PER_MS LG_NS_PER_MS
 
 #define SCRATCH_BYTES (256 * 1024) /* shared read buffer */
 #define MAX_LINE 8192              /* a longer line from the server is a protocol error */
 #define FD_RESERVE 32              /* descriptors kept for stdio, epoll, /proc reads */
-
-static double hist_ms(const struct lg_hist *h, double q)
-{
-    return (double)lg_hist_quantile(h, q) / (double)NS_PER_MS;
-}
 
 /* ---- options ------------------------------------------------------------------------------ */
 
 enum run_mode { MODE_IDLE, MODE_FANOUT };
 
 struct options {
-    const char *host;
-    const char *port;
+    struct lg_common_opts com; /* --host, --port, --server-pid, --seed, --verbose */
+    struct lg_client_opts run; /* --sessions, --ramp, ... --per-addr */
     const char *channel;
     const char *nick_prefix;
     enum run_mode mode;
-    bool join;           /* idle: JOIN the channel too (fanout always joins) */
-    int sessions;        /* clients (receivers in fanout mode) */
-    double ramp;         /* new connections per second; 0 = as fast as --inflight allows */
-    int inflight;        /* connections at most between connect and 001 */
-    int join_inflight;   /* clients at most between JOIN and 366 */
-    double hold;         /* seconds to hold every client after the last became ready */
-    double timeout;      /* seconds a connection may take from connect to ready */
-    double ramp_timeout; /* seconds after which no new connection is opened; 0 = none */
-    int messages;        /* fanout: messages to send */
-    double rate;         /* fanout: messages per second */
-    int content_size;    /* fanout: message text length */
-    double drain;        /* fanout: seconds to wait for deliveries after the last message */
-    double settle;       /* fanout: seconds of silence before sending (the JOIN storm) */
-    double settle_max;   /* fanout: send anyway after this many seconds of settling */
-    uint32_t src_base;   /* host order; 0 = derive from the time */
-    int per_addr;
-    long server_pid;
-    uint64_t seed;
-    bool verbose;
+    bool join;         /* idle: JOIN the channel too (fanout always joins) */
+    int join_inflight; /* clients at most between JOIN and 366 */
+    double settle;     /* fanout: seconds of silence before sending (the JOIN storm) */
+    double settle_max; /* fanout: send anyway after this many seconds of settling */
 };
 
 static void usage(FILE *out)
@@ -132,13 +110,8 @@ static void usage(FILE *out)
             "  --drain S          fanout: seconds to wait for deliveries after the last "
             "message (default 30)\n"
             "  --settle S         fanout: seconds without input before sending (default 1)\n"
-            "  --settle-max S     fanout: send anyway after S seconds of settling (default 300)\n"
-            "  --src-base A       first source address, in 127.0.0.0/8 (default: from the time)\n"
-            "  --per-addr N       connections per source address (default 1000)\n"
-            "  --server-pid PID   read the server's memory and CPU time from /proc\n"
-            "  --seed N           random seed (default: time and pid)\n"
-            "  --verbose          print a progress line per second to stderr\n"
-            "The last line of output starts with 'result:' and holds key=value pairs.\n");
+            "  --settle-max S     fanout: send anyway after S seconds of settling (default "
+            "300)\n" LG_USAGE_SRC LG_USAGE_TAIL);
 }
 
 /* A channel name or nick prefix that can go into a command line as it is. */
@@ -158,91 +131,40 @@ static bool irc_word(const char *s, size_t max)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum {
-        OPT_HOST = 1000,
-        OPT_PORT,
-        OPT_MODE,
-        OPT_SESSIONS,
+        OPT_MODE = LG_OPT_TOOL,
         OPT_CHANNEL,
         OPT_JOIN,
         OPT_NICK_PREFIX,
-        OPT_RAMP,
-        OPT_INFLIGHT,
         OPT_JOIN_INFLIGHT,
-        OPT_HOLD,
-        OPT_TIMEOUT,
-        OPT_RAMP_TIMEOUT,
-        OPT_MESSAGES,
-        OPT_RATE,
-        OPT_CONTENT_SIZE,
-        OPT_DRAIN,
         OPT_SETTLE,
         OPT_SETTLE_MAX,
-        OPT_SRC_BASE,
-        OPT_PER_ADDR,
-        OPT_SERVER_PID,
-        OPT_SEED,
-        OPT_VERBOSE,
-        OPT_HELP,
     };
     static const struct option longopts[] = {
-        {"host", required_argument, NULL, OPT_HOST},
-        {"port", required_argument, NULL, OPT_PORT},
         {"mode", required_argument, NULL, OPT_MODE},
-        {"sessions", required_argument, NULL, OPT_SESSIONS},
         {"channel", required_argument, NULL, OPT_CHANNEL},
         {"join", no_argument, NULL, OPT_JOIN},
         {"nick-prefix", required_argument, NULL, OPT_NICK_PREFIX},
-        {"ramp", required_argument, NULL, OPT_RAMP},
-        {"inflight", required_argument, NULL, OPT_INFLIGHT},
         {"join-inflight", required_argument, NULL, OPT_JOIN_INFLIGHT},
-        {"hold", required_argument, NULL, OPT_HOLD},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"ramp-timeout", required_argument, NULL, OPT_RAMP_TIMEOUT},
-        {"messages", required_argument, NULL, OPT_MESSAGES},
-        {"rate", required_argument, NULL, OPT_RATE},
-        {"content-size", required_argument, NULL, OPT_CONTENT_SIZE},
-        {"drain", required_argument, NULL, OPT_DRAIN},
         {"settle", required_argument, NULL, OPT_SETTLE},
         {"settle-max", required_argument, NULL, OPT_SETTLE_MAX},
-        {"src-base", required_argument, NULL, OPT_SRC_BASE},
-        {"per-addr", required_argument, NULL, OPT_PER_ADDR},
-        {"server-pid", required_argument, NULL, OPT_SERVER_PID},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"verbose", no_argument, NULL, OPT_VERBOSE},
-        {"help", no_argument, NULL, OPT_HELP},
+        LG_COMMON_LONGOPTS,
+        LG_CLIENT_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    uint64_t u;
     int opt;
 
     *o = (struct options){
-        .host = "127.0.0.1",
-        .port = "6667",
         .channel = "#bench",
         .nick_prefix = "r",
         .mode = MODE_IDLE,
-        .sessions = 100,
-        .inflight = 500,
         .join_inflight = 20,
-        .hold = 10,
-        .timeout = 300,
-        .messages = 200,
-        .rate = 20,
-        .content_size = 64,
-        .drain = 30,
         .settle = 1,
         .settle_max = 300,
-        .per_addr = 1000,
-        .seed = lg_now_ns() ^ ((uint64_t)getpid() << 32),
     };
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    lg_client_defaults(&o->run, 500, 300);
+    lg_common_defaults(&o->com, "6667");
+    while ((opt = lg_next_option(argc, argv, longopts, &o->com, &o->run, 400, usage)) > 0) {
         switch (opt) {
-        case OPT_HOST:
-            o->host = optarg;
-            break;
-        case OPT_PORT:
-            o->port = optarg;
-            break;
         case OPT_MODE:
             if (strcmp(optarg, "idle") == 0)
                 o->mode = MODE_IDLE;
@@ -250,11 +172,6 @@ static int parse_options(int argc, char **argv, struct options *o)
                 o->mode = MODE_FANOUT;
             else
                 goto bad;
-            break;
-        case OPT_SESSIONS:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 1000000)
-                goto bad;
-            o->sessions = (int)u;
             break;
         case OPT_CHANNEL:
             if (optarg[0] != '#' || !irc_word(optarg, 50))
@@ -269,48 +186,8 @@ static int parse_options(int argc, char **argv, struct options *o)
                 goto bad;
             o->nick_prefix = optarg;
             break;
-        case OPT_RAMP:
-            if (lg_parse_double(optarg, &o->ramp) < 0)
-                goto bad;
-            break;
-        case OPT_INFLIGHT:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 100000)
-                goto bad;
-            o->inflight = (int)u;
-            break;
         case OPT_JOIN_INFLIGHT:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 100000)
-                goto bad;
-            o->join_inflight = (int)u;
-            break;
-        case OPT_HOLD:
-            if (lg_parse_double(optarg, &o->hold) < 0)
-                goto bad;
-            break;
-        case OPT_TIMEOUT:
-            if (lg_parse_double(optarg, &o->timeout) < 0 || o->timeout <= 0)
-                goto bad;
-            break;
-        case OPT_RAMP_TIMEOUT:
-            if (lg_parse_double(optarg, &o->ramp_timeout) < 0)
-                goto bad;
-            break;
-        case OPT_MESSAGES:
-            if (lg_parse_u64(optarg, &u) < 0 || u > 10000000)
-                goto bad;
-            o->messages = (int)u;
-            break;
-        case OPT_RATE:
-            if (lg_parse_double(optarg, &o->rate) < 0 || o->rate <= 0)
-                goto bad;
-            break;
-        case OPT_CONTENT_SIZE:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 48 || u > 400)
-                goto bad;
-            o->content_size = (int)u;
-            break;
-        case OPT_DRAIN:
-            if (lg_parse_double(optarg, &o->drain) < 0)
+            if (lg_parse_int(optarg, 1, 100000, &o->join_inflight) < 0)
                 goto bad;
             break;
         case OPT_SETTLE:
@@ -321,49 +198,18 @@ static int parse_options(int argc, char **argv, struct options *o)
             if (lg_parse_double(optarg, &o->settle_max) < 0)
                 goto bad;
             break;
-        case OPT_SRC_BASE: {
-            struct in_addr a;
-            if (inet_pton(AF_INET, optarg, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
-                goto bad;
-            o->src_base = ntohl(a.s_addr);
-            break;
-        }
-        case OPT_PER_ADDR:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > 28000)
-                goto bad;
-            o->per_addr = (int)u;
-            break;
-        case OPT_SERVER_PID:
-            if (lg_parse_u64(optarg, &u) < 0 || u < 1 || u > INT32_MAX)
-                goto bad;
-            o->server_pid = (long)u;
-            break;
-        case OPT_SEED:
-            if (lg_parse_u64(optarg, &o->seed) < 0)
-                goto bad;
-            break;
-        case OPT_VERBOSE:
-            o->verbose = true;
-            break;
-        case OPT_HELP:
-        case 'h':
-            usage(stdout);
-            exit(0);
         default:
             usage(stderr);
             return -1;
         }
     }
-    if (optind != argc) {
-        fprintf(stderr, "hearth-ircload: unexpected argument '%s'\n", argv[optind]);
+    if (opt < 0)
         return -1;
-    }
     if (o->mode == MODE_FANOUT)
         o->join = true;
     return 0;
 bad:
-    fprintf(stderr, "hearth-ircload: bad value '%s' for an option\n", optarg);
-    return -1;
+    return lg_bad_value(optarg);
 }
 
 /* ---- state -------------------------------------------------------------------------------- */
@@ -380,15 +226,10 @@ enum irc_state {
 
 /* One client connection. Kept small: an idle client holds nothing else. */
 struct irc_conn {
-    int fd;
-    uint32_t gen; /* bumped per fd, so stale epoll events can be told apart */
+    struct lg_conn io; /* the socket and the bytes not yet written */
     uint8_t state;
-    uint8_t want_out;
-    uint16_t in_len;  /* bytes of an incomplete line kept in `in` */
-    uint32_t out_len; /* bytes not yet written, in `out` */
-    uint32_t out_off;
+    uint16_t in_len; /* bytes of an incomplete line kept in `in` */
     char *in;
-    char *out;
     uint64_t t_start; /* connect() was called, or JOIN was sent */
 };
 
@@ -415,72 +256,34 @@ struct load {
     char *scratch;
     uint64_t rng;
     uint32_t src_base;
-    char nonce[17];
 
     /* connection phase */
-    int started;     /* connections begun */
-    int inflight;    /* between connect and 001 */
+    struct lg_clients cl;
     int joining;     /* between JOIN and 366 */
     int *join_queue; /* indices of registered clients waiting to join, in order */
     int jq_head, jq_tail;
-    int ready; /* ready (and not lost since) */
-    int ever_ready;
-    int done;       /* connections finished (failed or closed) */
-    int not_opened; /* connections never opened (--ramp-timeout) */
     uint64_t t_begin, t_all_ready, t_last_in;
     uint64_t fails[F_KINDS];
-    uint64_t lost_after_ready;
     char first_fail[240];
 
     /* counters */
     uint64_t lines_in, bytes_in, join_lines, names_lines, privmsgs, other_lines;
     uint64_t pings, error_numerics;
-    struct lg_hist connect_ready; /* connect() to 001 */
-    struct lg_hist join_ready;    /* JOIN to 366 */
+    struct lg_hist join_ready; /* JOIN to 366 */
 
     /* fan-out */
     int next_msg; /* next message to send */
     int sent;
-    uint64_t t_send0, t_first_send, t_last_send, t_last_delivery;
+    uint64_t t_send0, t_last_send;
     uint64_t send_lag_max;
-    uint64_t *msg_last;           /* per message: last arrival */
-    uint32_t *msg_count;          /* per message: deliveries */
-    uint64_t deliveries, foreign; /* timed deliveries; PRIVMSGs not from this run */
-    int expected_per_msg;
-    struct lg_hist lat;      /* (arrival - send) per delivery */
-    struct lg_hist complete; /* per message: last arrival - send */
+    struct lg_fanout fan; /* the messages' deliveries (foreign: PRIVMSGs not from this run) */
 };
-
-static void xfail(const char *what)
-{
-    fprintf(stderr, "hearth-ircload: %s: %s\n", what, strerror(errno));
-    exit(2);
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-
-    if (!q && n) {
-        fprintf(stderr, "hearth-ircload: out of memory\n");
-        exit(2);
-    }
-    return q;
-}
 
 /* ---- connections -------------------------------------------------------------------------- */
 
-static int ep_set(struct load *l, int fd, uint64_t tag, int op, uint32_t events)
+static uint32_t conn_index(const struct load *l, const struct irc_conn *c)
 {
-    struct epoll_event ev = {.events = events};
-
-    ev.data.u64 = tag;
-    return epoll_ctl(l->epfd, op, fd, &ev);
-}
-
-static uint64_t conn_tag(const struct load *l, const struct irc_conn *c)
-{
-    return ((uint64_t)(c - l->conns) << 32) | c->gen;
+    return (uint32_t)(c - l->conns);
 }
 
 static bool is_sender(const struct load *l, const struct irc_conn *c)
@@ -499,59 +302,24 @@ static void conn_finish(struct load *l, struct irc_conn *c, enum fail_kind kind,
                      fail_names[kind]);
     } else {
         if (c->state == C_READY) {
-            l->ready--;
-            l->lost_after_ready++;
+            l->cl.ready--;
+            l->cl.lost_after_ready++;
         } else if (c->state == C_CONNECTING || c->state == C_REGISTERING) {
-            l->inflight--;
+            l->cl.inflight--;
         } else if (c->state == C_JOINING) {
             l->joining--;
         }
         l->fails[kind]++;
-        l->done++;
+        l->cl.done++;
         if (!l->first_fail[0])
             snprintf(l->first_fail, sizeof(l->first_fail), "%s (client %td, %s)", why, c - l->conns,
                      fail_names[kind]);
     }
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    c->gen++;
+    lg_conn_close(&c->io);
     free(c->in);
-    free(c->out);
-    c->in = c->out = NULL;
+    c->in = NULL;
     c->in_len = 0;
-    c->out_len = c->out_off = 0;
     c->state = C_DONE;
-}
-
-/* Writes what is queued in c->out; keeps EPOLLOUT asked for while something is left. */
-static void conn_flush(struct load *l, struct irc_conn *c)
-{
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->out_off += (uint32_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!c->want_out) {
-                ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
-                c->want_out = 1;
-            }
-            return;
-        }
-        conn_finish(l, c, F_RESET, strerror(errno));
-        return;
-    }
-    free(c->out);
-    c->out = NULL;
-    c->out_len = c->out_off = 0;
-    if (c->want_out) {
-        ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_MOD, EPOLLIN);
-        c->want_out = 0;
-    }
 }
 
 /* Sends bytes, or queues them behind what is already waiting. */
@@ -559,23 +327,8 @@ static void conn_write(struct load *l, struct irc_conn *c, const char *data, siz
 {
     if (c->state == C_DONE || c->state == C_CONNECTING)
         return;
-    if (c->out_len == 0) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-        if (n == (ssize_t)len)
-            return;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            conn_finish(l, c, F_RESET, strerror(errno));
-            return;
-        }
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-        }
-    }
-    c->out = xrealloc(c->out, c->out_len + len);
-    memcpy(c->out + c->out_len, data, len);
-    c->out_len += (uint32_t)len;
-    conn_flush(l, c);
+    if (lg_conn_write(&c->io, l->epfd, conn_index(l, c), data, len) < 0)
+        conn_finish(l, c, F_RESET, strerror(errno));
 }
 
 static void conn_register(struct load *l, struct irc_conn *c)
@@ -594,37 +347,22 @@ static void conn_register(struct load *l, struct irc_conn *c)
 
 static void conn_start(struct load *l, struct irc_conn *c, uint64_t now)
 {
+    uint32_t index = conn_index(l, c);
+    int rc;
+
     c->t_start = now;
     c->state = C_CONNECTING;
-    c->gen++;
     if (!is_sender(l, c)) {
-        l->started++;
-        l->inflight++;
-    }
-    c->fd = lg_tcp_socket(AF_INET);
-    if (c->fd < 0) {
-        conn_finish(l, c, F_CONNECT, strerror(errno));
-        return;
+        l->cl.started++;
+        l->cl.inflight++;
     }
     /* The sender takes the address after the last client's. */
-    if (lg_src_bind(c->fd, lg_src_addr(l->src_base, l->opt.per_addr, (int)(c - l->conns))) < 0) {
+    rc = lg_conn_open(&c->io, l->epfd, index,
+                      lg_src_addr(l->src_base, l->opt.run.per_addr, (int)index), &l->dst);
+    if (rc < 0)
         conn_finish(l, c, F_CONNECT, strerror(errno));
-        return;
-    }
-    if (connect(c->fd, (struct sockaddr *)&l->dst, sizeof(l->dst)) == 0) {
-        if (ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_ADD, EPOLLIN) < 0) {
-            conn_finish(l, c, F_CONNECT, strerror(errno));
-            return;
-        }
+    else if (rc > 0)
         conn_register(l, c);
-        return;
-    }
-    if (errno != EINPROGRESS ||
-        ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_ADD, EPOLLIN | EPOLLOUT) < 0) {
-        conn_finish(l, c, F_CONNECT, strerror(errno));
-        return;
-    }
-    c->want_out = 1;
 }
 
 static void conn_join(struct load *l, struct irc_conn *c, uint64_t now)
@@ -658,16 +396,16 @@ static void conn_ready(struct load *l, struct irc_conn *c, uint64_t now)
     c->state = C_READY;
     if (is_sender(l, c))
         return;
-    l->ready++;
-    l->ever_ready++;
+    l->cl.ready++;
+    l->cl.ever_ready++;
 }
 
 /* 001: registered. */
 static void conn_registered(struct load *l, struct irc_conn *c, uint64_t now)
 {
     if (!is_sender(l, c)) {
-        l->inflight--;
-        lg_hist_record(&l->connect_ready, now - c->t_start);
+        l->cl.inflight--;
+        lg_hist_record(&l->cl.connect_ready, now - c->t_start);
     }
     if (!l->opt.join) {
         conn_ready(l, c, now);
@@ -684,31 +422,11 @@ static void conn_registered(struct load *l, struct irc_conn *c, uint64_t now)
 /* Reads "lat:<ns>:<nonce>:<index>:" out of a PRIVMSG's text, and records the delay. */
 static void note_privmsg(struct load *l, const char *text, const char *end, uint64_t now)
 {
-    char *e;
-
     l->privmsgs++;
-    if (end - text < 4 + 1 + 1 + 16 + 1 + 1 || memcmp(text, "lat:", 4) != 0) {
-        l->foreign++;
-        return;
-    }
-    uint64_t sent = strtoull(text + 4, &e, 10);
-    if (e + 18 >= end || *e != ':' || memcmp(e + 1, l->nonce, 16) != 0 || e[17] != ':') {
-        l->foreign++;
-        return;
-    }
-    long idx = strtol(e + 18, NULL, 10);
-    if (idx < 0 || idx >= l->opt.messages || !l->msg_count || now < sent) {
-        l->foreign++;
-        return;
-    }
-    lg_hist_record(&l->lat, now - sent);
-    l->deliveries++;
-    l->msg_count[idx]++;
-    if (now > l->msg_last[idx])
-        l->msg_last[idx] = now;
-    l->t_last_delivery = now;
-    if ((int)l->msg_count[idx] == l->expected_per_msg)
-        lg_hist_record(&l->complete, now - sent);
+    if (end - text < 4 || memcmp(text, "lat:", 4) != 0)
+        l->fan.foreign++;
+    else
+        lg_fanout_arrival(&l->fan, text + 4, end, now);
 }
 
 static bool word_is(const char *p, const char *end, const char *lit)
@@ -815,7 +533,7 @@ static void conn_readable(struct load *l, struct irc_conn *c)
     /* Read behind the kept tail of an incomplete line, in the shared buffer. */
     if (have)
         memcpy(l->scratch, c->in, have);
-    n = read(c->fd, l->scratch + have, SCRATCH_BYTES - have);
+    n = read(c->io.fd, l->scratch + have, SCRATCH_BYTES - have);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n < 0) {
@@ -843,7 +561,7 @@ static void conn_readable(struct load *l, struct irc_conn *c)
         c->in = NULL;
     } else {
         if (rest != have)
-            c->in = xrealloc(c->in, rest);
+            c->in = lg_xrealloc(c->in, rest);
         memcpy(c->in, l->scratch + used, rest);
     }
     c->in_len = (uint16_t)rest;
@@ -852,21 +570,16 @@ static void conn_readable(struct load *l, struct irc_conn *c)
 static void conn_event(struct load *l, struct irc_conn *c, uint32_t events)
 {
     if (c->state == C_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-            conn_finish(l, c, F_CONNECT, strerror(err ? err : errno));
-            return;
-        }
-        if (!(events & EPOLLOUT))
-            return;
-        ep_set(l, c->fd, conn_tag(l, c), EPOLL_CTL_MOD, EPOLLIN);
-        c->want_out = 0;
-        conn_register(l, c);
+        int rc = lg_conn_established(&c->io, l->epfd, conn_index(l, c), events);
+        if (rc < 0)
+            conn_finish(l, c, F_CONNECT, strerror(errno));
+        else if (rc > 0)
+            conn_register(l, c);
         return;
     }
-    if ((events & EPOLLOUT) && c->out_len)
-        conn_flush(l, c);
+    if ((events & EPOLLOUT) && c->io.out_len &&
+        lg_conn_flush(&c->io, l->epfd, conn_index(l, c)) < 0)
+        conn_finish(l, c, F_RESET, strerror(errno));
     if (c->state != C_DONE && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
         conn_readable(l, c);
 }
@@ -874,8 +587,8 @@ static void conn_event(struct load *l, struct irc_conn *c, uint32_t events)
 /* Connections that took too long to get ready. */
 static void conn_timers(struct load *l, uint64_t now)
 {
-    uint64_t limit = (uint64_t)(l->opt.timeout * (double)NS_PER_SEC);
-    int n = l->opt.sessions + (l->sender ? 1 : 0);
+    uint64_t limit = (uint64_t)(l->opt.run.timeout * (double)NS_PER_SEC);
+    int n = l->opt.run.sessions + (l->sender ? 1 : 0);
 
     for (int i = 0; i < n; i++) {
         struct irc_conn *c = &l->conns[i];
@@ -893,13 +606,13 @@ static void sender_send(struct load *l, int idx, uint64_t now)
     int n = snprintf(buf, sizeof(buf), "PRIVMSG %s :", l->opt.channel);
     int text = n;
 
-    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "lat:%" PRIu64 ":%s:%d:", now, l->nonce, idx);
-    while (n - text < l->opt.content_size)
+    n += lg_fanout_stamp(&l->fan, buf + n, sizeof(buf) - (size_t)n, now, idx);
+    while (n - text < l->opt.run.content_size)
         buf[n++] = 'x';
     buf[n++] = '\r';
     buf[n++] = '\n';
-    if (!l->t_first_send)
-        l->t_first_send = now;
+    if (!l->fan.t_first_send)
+        l->fan.t_first_send = now;
     l->t_last_send = now;
     l->sent++;
     conn_write(l, l->sender, buf, (size_t)n);
@@ -908,9 +621,9 @@ static void sender_send(struct load *l, int idx, uint64_t now)
 /* Sends the messages that are due. */
 static void sender_tick(struct load *l, uint64_t now)
 {
-    double gap = (double)NS_PER_SEC / l->opt.rate;
+    double gap = (double)NS_PER_SEC / l->opt.run.rate;
 
-    while (l->next_msg < l->opt.messages && l->sender->state == C_READY) {
+    while (l->next_msg < l->opt.run.messages && l->sender->state == C_READY) {
         uint64_t due = l->t_send0 + (uint64_t)(gap * l->next_msg);
         if (now < due)
             break;
@@ -927,258 +640,139 @@ static void print_progress(struct load *l, uint64_t now, const char *phase)
 {
     long rss = -1, hwm = -1;
 
-    if (l->opt.server_pid)
-        lg_proc_memory_kib(l->opt.server_pid, &rss, &hwm);
+    if (l->opt.com.server_pid)
+        lg_proc_memory_kib(l->opt.com.server_pid, &rss, &hwm);
     fprintf(stderr,
             "hearth-ircload: %6.1f s %-8s started %d, registering %d, waiting to join %d, "
             "joining %d, ready %d, failed %d, join lines %" PRIu64 ", deliveries %" PRIu64
             ", server rss %ld KiB\n",
-            (double)(now - l->t_begin) / (double)NS_PER_SEC, phase, l->started, l->inflight,
-            l->jq_tail - l->jq_head, l->joining, l->ready, l->done, l->join_lines, l->deliveries,
-            rss);
+            (double)(now - l->t_begin) / (double)NS_PER_SEC, phase, l->cl.started, l->cl.inflight,
+            l->jq_tail - l->jq_head, l->joining, l->cl.ready, l->cl.done, l->join_lines,
+            l->fan.deliveries, rss);
 }
 
 static int setup(struct load *l)
 {
     const struct options *o = &l->opt;
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    int total = o->sessions + (o->mode == MODE_FANOUT ? 1 : 0);
-    unsigned long limit = lg_raise_nofile();
+    int total = o->run.sessions + (o->mode == MODE_FANOUT ? 1 : 0);
 
-    if ((unsigned long)total + FD_RESERVE > limit) {
-        fprintf(stderr,
-                "hearth-ircload: %d connections need more descriptors than the limit of %lu "
-                "(run several generator processes)\n",
-                total, limit);
+    if (lg_clients_setup(o->com.host, o->com.port, total, FD_RESERVE, "connections",
+                         o->run.src_base, o->run.per_addr, &l->dst, &l->src_base) < 0)
         return -1;
-    }
-    int rc = getaddrinfo(o->host, o->port, &hints, &ai);
-    if (rc != 0) {
-        fprintf(stderr, "hearth-ircload: cannot resolve %s:%s: %s\n", o->host, o->port,
-                gai_strerror(rc));
-        return -1;
-    }
-    memcpy(&l->dst, ai->ai_addr, sizeof(l->dst));
-    freeaddrinfo(ai);
-
-    l->src_base = o->src_base ? o->src_base : lg_src_base_default();
-    l->src_base = lg_src_addr(l->src_base, o->per_addr, 0);
-    if ((lg_src_addr(l->src_base, o->per_addr, total - 1) >> 24) != 127) {
-        fprintf(stderr, "hearth-ircload: the source addresses run out of 127.0.0.0/8\n");
-        return -1;
-    }
-    snprintf(l->nonce, sizeof(l->nonce), "%016" PRIx64, lg_splitmix64(&l->rng));
+    lg_fanout_init(&l->fan, o->mode == MODE_FANOUT ? o->run.messages : 0, &l->rng);
 
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epfd < 0)
-        xfail("epoll_create1");
+        lg_fail("epoll_create1");
     l->conns = calloc((size_t)total, sizeof(*l->conns));
     l->join_queue = calloc((size_t)total, sizeof(*l->join_queue));
     l->scratch = malloc(SCRATCH_BYTES);
     if (!l->conns || !l->join_queue || !l->scratch)
-        xfail("allocating the connections");
+        lg_fail("allocating the connections");
     for (int i = 0; i < total; i++)
-        l->conns[i].fd = -1;
-    if (o->mode == MODE_FANOUT) {
-        l->sender = &l->conns[o->sessions];
-        if (o->messages > 0) {
-            l->msg_last = calloc((size_t)o->messages, sizeof(*l->msg_last));
-            l->msg_count = calloc((size_t)o->messages, sizeof(*l->msg_count));
-            if (!l->msg_last || !l->msg_count)
-                xfail("allocating the message table");
-        }
-    }
+        l->conns[i].io.fd = -1;
+    if (o->mode == MODE_FANOUT)
+        l->sender = &l->conns[o->run.sessions];
     return 0;
 }
 
 static void dispatch_events(struct load *l, struct epoll_event *evs, int n)
 {
-    int total = l->opt.sessions + (l->sender ? 1 : 0);
+    int total = l->opt.run.sessions + (l->sender ? 1 : 0);
 
     for (int i = 0; i < n; i++) {
         uint32_t index = (uint32_t)(evs[i].data.u64 >> 32);
         uint32_t gen = (uint32_t)evs[i].data.u64;
         if (index < (uint32_t)total) {
             struct irc_conn *c = &l->conns[index];
-            if (c->gen == gen && c->fd >= 0)
+            if (c->io.gen == gen && c->io.fd >= 0)
                 conn_event(l, c, evs[i].events);
         }
     }
 }
 
-struct phase_marks {
-    long rss_before, hwm_before, rss_ready, rss_held, hwm_end;
-    long fds_before, fds_held; /* the server's open descriptors */
-    double srv_cpu_start, srv_cpu_ready, srv_cpu_held, srv_cpu_send0, srv_cpu_send1;
-    double gen_cpu_send0, gen_cpu_send1;
-    double ramp_secs, hold_secs, settle_secs, send_secs;
-};
-
-static double srv_cpu(const struct load *l)
-{
-    return l->opt.server_pid ? lg_proc_cpu_seconds(l->opt.server_pid) : -1;
-}
-
-static void report(struct load *l, const struct phase_marks *m)
+static void report(struct load *l, const struct lg_marks *m)
 {
     const struct options *o = &l->opt;
+    const struct lg_fanout *f = &l->fan;
     char src[INET_ADDRSTRLEN];
     struct in_addr a = {.s_addr = htonl(l->src_base)};
-    struct rusage ru;
     uint64_t fails = 0;
-    int per_msg_complete = 0;
 
-    getrusage(RUSAGE_SELF, &ru);
     inet_ntop(AF_INET, &a, src, sizeof(src));
     for (int k = 0; k < F_KINDS; k++)
         fails += l->fails[k];
-    for (int i = 0; l->msg_count && i < o->messages; i++) {
-        if ((int)l->msg_count[i] >= l->expected_per_msg && l->expected_per_msg > 0)
-            per_msg_complete++;
-    }
     bool fanout = o->mode == MODE_FANOUT;
-    long rss_delta = m->rss_held >= 0 && m->rss_before >= 0 ? m->rss_held - m->rss_before : -1;
-    long ready_delta = m->rss_ready >= 0 && m->rss_before >= 0 ? m->rss_ready - m->rss_before : -1;
-    double b_per_held = l->ready > 0 && rss_delta >= 0 ? 1024.0 * (double)rss_delta / l->ready : -1;
-    double b_per_ready =
-        l->ever_ready > 0 && ready_delta >= 0 ? 1024.0 * (double)ready_delta / l->ever_ready : -1;
-    uint64_t expected = (uint64_t)l->sent * (uint64_t)l->expected_per_msg;
-    double deliv_secs = l->t_last_delivery > l->t_first_send && l->t_first_send
-                            ? (double)(l->t_last_delivery - l->t_first_send) / (double)NS_PER_SEC
-                            : 0;
-    double send_cpu =
-        m->srv_cpu_send1 >= 0 && m->srv_cpu_send0 >= 0 ? m->srv_cpu_send1 - m->srv_cpu_send0 : -1;
-    double us_per_delivery = send_cpu >= 0 && l->deliveries ? send_cpu * 1e6 / l->deliveries : -1;
-    double us_per_msg = send_cpu >= 0 && l->sent ? send_cpu * 1e6 / l->sent : -1;
-    double gen_us_per_delivery =
-        l->deliveries ? (m->gen_cpu_send1 - m->gen_cpu_send0) * 1e6 / l->deliveries : -1;
-    double hold_cpu =
-        m->srv_cpu_held >= 0 && m->srv_cpu_ready >= 0 ? m->srv_cpu_held - m->srv_cpu_ready : -1;
+    uint64_t expected = (uint64_t)l->sent * (uint64_t)f->expected_per_msg;
 
     printf("mode %s: %d clients to %s:%s from %s (%d per address)%s\n", fanout ? "fanout" : "idle",
-           o->sessions, o->host, o->port, src, o->per_addr, o->join ? ", joining one channel" : "");
-    printf("  clients: ready %d of %d (ever %d), lost after ready %" PRIu64
-           ", failed before ready %d, never opened %d\n",
-           l->ready, o->sessions, l->ever_ready, l->lost_after_ready,
-           l->done - (int)l->lost_after_ready, l->not_opened);
+           o->run.sessions, o->com.host, o->com.port, src, o->run.per_addr,
+           o->join ? ", joining one channel" : "");
+    lg_clients_print(&l->cl, o->run.sessions, "client", "ready");
     printf("  ends: connect %" PRIu64 ", protocol %" PRIu64 ", refused %" PRIu64 ", eof %" PRIu64
            ", reset %" PRIu64 ", timeout %" PRIu64 ", error %" PRIu64 "\n",
            l->fails[F_CONNECT], l->fails[F_PROTOCOL], l->fails[F_REFUSED], l->fails[F_EOF],
            l->fails[F_RESET], l->fails[F_TIMEOUT], l->fails[F_ERROR]);
     if (l->first_fail[0])
         printf("  first end: %s\n", l->first_fail);
-    printf("  ramp: %.2f s (%.0f clients/s); connect->001 ms p50 %.2f p99 %.2f max %.2f\n",
-           m->ramp_secs, m->ramp_secs > 0 ? l->ever_ready / m->ramp_secs : 0,
-           hist_ms(&l->connect_ready, 0.5), hist_ms(&l->connect_ready, 0.99),
-           (double)l->connect_ready.max / (double)NS_PER_MS);
+    lg_clients_print_ramp(&l->cl, m->ramp_secs, "client", "001");
     if (o->join)
-        printf("  JOIN->366 ms p50 %.2f p99 %.2f max %.2f\n", hist_ms(&l->join_ready, 0.5),
-               hist_ms(&l->join_ready, 0.99), (double)l->join_ready.max / (double)NS_PER_MS);
+        printf("  JOIN->366 ms p50 %.2f p99 %.2f max %.2f\n", lg_hist_ms(&l->join_ready, 0.5),
+               lg_hist_ms(&l->join_ready, 0.99), lg_hist_max_ms(&l->join_ready));
     printf("  lines in %" PRIu64 " (%" PRIu64 " bytes): JOIN %" PRIu64 ", NAMES %" PRIu64
            ", PRIVMSG %" PRIu64 " (%" PRIu64 " not this run's), PING %" PRIu64
            ", error numerics %" PRIu64 ", other %" PRIu64 "\n",
-           l->lines_in, l->bytes_in, l->join_lines, l->names_lines, l->privmsgs, l->foreign,
+           l->lines_in, l->bytes_in, l->join_lines, l->names_lines, l->privmsgs, f->foreign,
            l->pings, l->error_numerics, l->other_lines);
-    if (o->server_pid) {
-        printf("  server memory KiB: VmRSS before %ld, all ready %ld, end of hold %ld; "
-               "VmHWM %ld; descriptors %ld before, %ld at the end of the hold\n",
-               m->rss_before, m->rss_ready, m->rss_held, m->hwm_end, m->fds_before, m->fds_held);
-        printf("  server user-space memory per client: %.0f B when all were ready, %.0f B "
-               "after %.1f s held\n",
-               b_per_ready, b_per_held, m->hold_secs);
-        printf("  server CPU: ramp %.2f s, hold %.2f s (%.2f%% of a core)\n",
-               m->srv_cpu_ready - m->srv_cpu_start, hold_cpu,
-               m->hold_secs > 0 ? 100 * hold_cpu / m->hold_secs : 0);
-    }
+    lg_marks_print(m, o->com.server_pid, l->cl.ready, l->cl.ever_ready, "client");
     if (fanout) {
         printf("  settled %.2f s after the hold; sent %d at %.1f/s; late start max %.2f ms\n",
-               m->settle_secs, l->sent, o->rate, (double)l->send_lag_max / (double)NS_PER_MS);
-        printf("  deliveries %" PRIu64 " of %" PRIu64 " expected (%.2f%%), %.0f/s; "
-               "messages reaching every receiver %d\n",
-               l->deliveries, expected,
-               expected ? 100.0 * (double)l->deliveries / (double)expected : 0,
-               deliv_secs > 0 ? (double)l->deliveries / deliv_secs : 0, per_msg_complete);
-        printf("  PRIVMSG sent -> received ms: p50 %.2f p99 %.2f p99.9 %.2f max %.2f mean %.2f\n",
-               hist_ms(&l->lat, 0.5), hist_ms(&l->lat, 0.99), hist_ms(&l->lat, 0.999),
-               (double)l->lat.max / (double)NS_PER_MS,
-               l->lat.n ? l->lat.sum / (double)l->lat.n / (double)NS_PER_MS : 0);
-        printf("  PRIVMSG sent -> last receiver ms: p50 %.2f p99 %.2f max %.2f\n",
-               hist_ms(&l->complete, 0.5), hist_ms(&l->complete, 0.99),
-               (double)l->complete.max / (double)NS_PER_MS);
-        if (send_cpu >= 0)
-            printf("  server CPU while sending: %.2f s = %.1f us per message, %.2f us per "
-                   "delivery\n",
-                   send_cpu, us_per_msg, us_per_delivery);
-        printf("  generator CPU while sending: %.2f s = %.2f us per delivery\n",
-               m->gen_cpu_send1 - m->gen_cpu_send0, gen_us_per_delivery);
+               m->settle_secs, l->sent, o->run.rate, (double)l->send_lag_max / (double)NS_PER_MS);
+        lg_fanout_print(f, l->sent, "receiver", "PRIVMSG sent -> received",
+                        "PRIVMSG sent -> last receiver");
+        lg_send_cpu_print(m, l->sent, f->deliveries);
     }
-    printf("  generator: cpu %.2f s, max rss %ld KiB\n", lg_self_cpu_seconds(), ru.ru_maxrss);
+    lg_self_print();
 
-    printf("result: mode=%s sessions=%d joined=%d ready=%d ever_ready=%d lost=%" PRIu64
-           " failed=%" PRIu64 " not_opened=%d src_base=%s ramp_s=%.3f conn_ready_p50_ms=%.3f"
-           " conn_ready_p99_ms=%.3f join_p50_ms=%.3f join_p99_ms=%.3f join_lines=%" PRIu64
-           " names_lines=%" PRIu64 " pings=%" PRIu64 " error_numerics=%" PRIu64
-           " rss_before_kib=%ld rss_ready_kib=%ld rss_held_kib=%ld hwm_kib=%ld"
-           " srv_fds_before=%ld srv_fds_held=%ld"
-           " bytes_per_session_ready=%.0f bytes_per_session_held=%.0f hold_s=%.1f"
-           " srv_cpu_ramp_s=%.3f srv_cpu_hold_s=%.3f",
-           fanout ? "fanout" : "idle", o->sessions, o->join ? 1 : 0, l->ready, l->ever_ready,
-           l->lost_after_ready, fails, l->not_opened, src, m->ramp_secs,
-           hist_ms(&l->connect_ready, 0.5), hist_ms(&l->connect_ready, 0.99),
-           hist_ms(&l->join_ready, 0.5), hist_ms(&l->join_ready, 0.99), l->join_lines,
-           l->names_lines, l->pings, l->error_numerics, m->rss_before, m->rss_ready, m->rss_held,
-           m->hwm_end, m->fds_before, m->fds_held, b_per_ready, b_per_held, m->hold_secs,
-           o->server_pid ? m->srv_cpu_ready - m->srv_cpu_start : -1, hold_cpu);
-    if (fanout)
+    printf("result: mode=%s sessions=%d joined=%d", fanout ? "fanout" : "idle", o->run.sessions,
+           o->join ? 1 : 0);
+    lg_clients_result(&l->cl, fails, l->src_base, m->ramp_secs);
+    printf(" join_p50_ms=%.3f join_p99_ms=%.3f join_lines=%" PRIu64 " names_lines=%" PRIu64
+           " pings=%" PRIu64 " error_numerics=%" PRIu64,
+           lg_hist_ms(&l->join_ready, 0.5), lg_hist_ms(&l->join_ready, 0.99), l->join_lines,
+           l->names_lines, l->pings, l->error_numerics);
+    lg_marks_result(m, o->com.server_pid, l->cl.ready, l->cl.ever_ready);
+    if (fanout) {
         printf(" messages=%d rate=%.2f sent=%d deliveries=%" PRIu64 " expected=%" PRIu64
-               " complete_msgs=%d settle_s=%.3f send_s=%.3f deliveries_per_s=%.1f"
-               " p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f mean_ms=%.3f"
-               " last_p50_ms=%.3f last_p99_ms=%.3f"
-               " srv_cpu_send_s=%.3f srv_us_per_msg=%.1f srv_us_per_delivery=%.3f"
-               " gen_us_per_delivery=%.3f",
-               o->messages, o->rate, l->sent, l->deliveries, expected, per_msg_complete,
-               m->settle_secs, m->send_secs,
-               deliv_secs > 0 ? (double)l->deliveries / deliv_secs : 0, hist_ms(&l->lat, 0.5),
-               hist_ms(&l->lat, 0.99), hist_ms(&l->lat, 0.999),
-               (double)l->lat.max / (double)NS_PER_MS,
-               l->lat.n ? l->lat.sum / (double)l->lat.n / (double)NS_PER_MS : 0,
-               hist_ms(&l->complete, 0.5), hist_ms(&l->complete, 0.99), send_cpu, us_per_msg,
-               us_per_delivery, gen_us_per_delivery);
-    printf(" gen_cpu_s=%.3f gen_maxrss_kib=%ld\n", lg_self_cpu_seconds(), ru.ru_maxrss);
+               " complete_msgs=%d settle_s=%.3f send_s=%.3f",
+               o->run.messages, o->run.rate, l->sent, f->deliveries, expected,
+               lg_fanout_complete(f), m->settle_secs, m->send_secs);
+        lg_fanout_result(f);
+        lg_send_cpu_result(m, l->sent, f->deliveries);
+    }
+    lg_self_result();
 }
 
 static int run(struct load *l)
 {
     const struct options *o = &l->opt;
     struct epoll_event evs[1024];
-    struct phase_marks m = {
-        .rss_ready = -1,
-        .rss_held = -1,
-        .hwm_end = -1,
-        .fds_before = -1,
-        .fds_held = -1,
-        .srv_cpu_send0 = -1,
-        .srv_cpu_send1 = -1,
-    };
+    struct lg_marks m;
     enum { P_SENDER, P_RAMP, P_HOLD, P_SETTLE, P_SEND, P_DONE } phase;
     static const char *const names[] = {"sender", "ramp", "hold", "settle", "send", "done"};
-    uint64_t hold_ns = (uint64_t)(o->hold * (double)NS_PER_SEC);
-    uint64_t drain_ns = (uint64_t)(o->drain * (double)NS_PER_SEC);
+    uint64_t hold_ns = (uint64_t)(o->run.hold * (double)NS_PER_SEC);
+    uint64_t drain_ns = (uint64_t)(o->run.drain * (double)NS_PER_SEC);
     uint64_t settle_ns = (uint64_t)(o->settle * (double)NS_PER_SEC);
     uint64_t settle_max_ns = (uint64_t)(o->settle_max * (double)NS_PER_SEC);
     uint64_t t_phase = 0, t_ramp0 = 0, next_timers, next_progress;
     int next_conn = 0, ramp_cut = 0;
 
-    if (o->server_pid) {
-        lg_proc_memory_kib(o->server_pid, &m.rss_before, &m.hwm_before);
-        m.fds_before = lg_proc_fd_count(o->server_pid);
-        if (m.rss_before < 0) {
-            fprintf(stderr, "hearth-ircload: cannot read /proc/%ld/status\n", o->server_pid);
-            return 2;
-        }
+    lg_marks_init(&m);
+    m.hwm_end = -1; /* hearth-ircload has always reported hwm_kib=-1 without --server-pid */
+    if (lg_marks_start(&m, o->com.server_pid) < 0) {
+        fprintf(stderr, "hearth-ircload: cannot read /proc/%ld/status\n", o->com.server_pid);
+        return 2;
     }
-    m.srv_cpu_start = srv_cpu(l);
     l->t_begin = lg_now_ns();
     next_timers = l->t_begin;
     next_progress = l->t_begin + NS_PER_SEC;
@@ -1206,49 +800,26 @@ static int run(struct load *l)
         }
         /* Open more connections, within --ramp and --inflight. */
         if (phase == P_RAMP) {
-            double elapsed = (double)(now - t_ramp0) / (double)NS_PER_SEC;
-            int allowed = o->ramp > 0 ? (int)(o->ramp * elapsed) + 1 : o->sessions;
-            if (o->ramp_timeout > 0 && elapsed >= o->ramp_timeout && !ramp_cut) {
-                ramp_cut = o->sessions - next_conn;
-                if (ramp_cut)
-                    fprintf(stderr,
-                            "hearth-ircload: --ramp-timeout: %d connections not opened; waiting "
-                            "for the %d in flight\n",
-                            ramp_cut, l->inflight);
-                next_conn = o->sessions;
-            }
-            while (next_conn < o->sessions && next_conn < allowed && l->inflight < o->inflight)
+            int allowed =
+                lg_ramp_allowed(&o->run, t_ramp0, now, &next_conn, &ramp_cut, l->cl.inflight);
+            while (next_conn < o->run.sessions && next_conn < allowed &&
+                   l->cl.inflight < o->run.inflight)
                 conn_start(l, &l->conns[next_conn++], now);
             join_pump(l, now);
-            if (next_conn == o->sessions && l->inflight == 0 && l->joining == 0 &&
+            if (next_conn == o->run.sessions && l->cl.inflight == 0 && l->joining == 0 &&
                 l->jq_head == l->jq_tail) {
                 l->t_all_ready = now;
                 m.ramp_secs = (double)(now - t_ramp0) / (double)NS_PER_SEC;
-                fprintf(stderr, "hearth-ircload: %d of %d clients ready after %.2f s\n", l->ready,
-                        o->sessions, m.ramp_secs);
+                fprintf(stderr, "hearth-ircload: %d of %d clients ready after %.2f s\n",
+                        l->cl.ready, o->run.sessions, m.ramp_secs);
                 /* Let the server finish what the last registrations started before measuring. */
                 t_phase = now;
                 phase = P_HOLD;
             }
         }
-        if (phase == P_HOLD && m.rss_ready < 0 && now - t_phase >= 2 * NS_PER_SEC) {
-            long hwm;
-            if (o->server_pid)
-                lg_proc_memory_kib(o->server_pid, &m.rss_ready, &hwm);
-            else
-                m.rss_ready = 0;
-            m.srv_cpu_ready = srv_cpu(l);
+        if (phase == P_HOLD && lg_marks_hold_step(&m, o->com.server_pid, now, &t_phase, hold_ns)) {
             t_phase = now;
-        }
-        if (phase == P_HOLD && m.rss_ready >= 0 && now - t_phase >= hold_ns) {
-            m.hold_secs = (double)(now - t_phase) / (double)NS_PER_SEC;
-            if (o->server_pid) {
-                lg_proc_memory_kib(o->server_pid, &m.rss_held, &m.hwm_end);
-                m.fds_held = lg_proc_fd_count(o->server_pid);
-            }
-            m.srv_cpu_held = srv_cpu(l);
-            t_phase = now;
-            phase = l->sender && o->messages > 0 && l->ready > 0 ? P_SETTLE : P_DONE;
+            phase = l->sender && o->run.messages > 0 && l->cl.ready > 0 ? P_SETTLE : P_DONE;
         }
         /* The JOIN storm may still be in the server's send queues: wait for silence, so
          * that the CPU read over the sending window is the messages' alone. */
@@ -1260,27 +831,21 @@ static int run(struct load *l)
             }
             m.settle_secs = (double)(now - t_phase) / (double)NS_PER_SEC;
             phase = P_SEND;
-            l->expected_per_msg = l->ready;
+            l->fan.expected_per_msg = l->cl.ready;
             l->t_send0 = now;
-            m.srv_cpu_send0 = srv_cpu(l);
-            m.gen_cpu_send0 = lg_self_cpu_seconds();
+            lg_marks_send_start(&m, o->com.server_pid);
             fprintf(stderr, "hearth-ircload: sending %d messages at %.1f/s to %d receivers\n",
-                    o->messages, o->rate, l->ready);
+                    o->run.messages, o->run.rate, l->cl.ready);
         }
         if (phase == P_SEND) {
             sender_tick(l, now);
-            bool all_sent = l->next_msg == o->messages || l->sender->state == C_DONE;
-            bool all_in = all_sent && l->deliveries >= (uint64_t)l->sent * l->expected_per_msg;
+            bool all_sent = l->next_msg == o->run.messages || l->sender->state == C_DONE;
+            bool all_in =
+                all_sent && l->fan.deliveries >= (uint64_t)l->sent * l->fan.expected_per_msg;
             bool drained = all_sent && now > l->t_last_send + drain_ns;
             if (all_in || drained) {
-                m.srv_cpu_send1 = srv_cpu(l);
-                m.gen_cpu_send1 = lg_self_cpu_seconds();
-                m.send_secs = (double)(now - l->t_send0) / (double)NS_PER_SEC;
-                if (!all_in)
-                    fprintf(stderr,
-                            "hearth-ircload: gave up waiting for deliveries %.1f s after "
-                            "the last message\n",
-                            o->drain);
+                lg_marks_send_done(&m, o->com.server_pid, now, l->t_send0, all_in, o->run.drain,
+                                   "message");
                 phase = P_DONE;
                 break;
             }
@@ -1289,33 +854,23 @@ static int run(struct load *l)
             conn_timers(l, now);
             next_timers = now + 50 * NS_PER_MS;
         }
-        if (o->verbose && now >= next_progress) {
+        if (o->com.verbose && now >= next_progress) {
             print_progress(l, now, names[phase]);
             next_progress += NS_PER_SEC;
         }
         int timeout = phase == P_SEND ? 1 : 10;
-        int n = epoll_wait(l->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout);
-        if (n < 0 && errno != EINTR)
-            xfail("epoll_wait");
-        if (n > 0)
-            dispatch_events(l, evs, n);
+        dispatch_events(l, evs,
+                        lg_epoll_wait(l->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout));
     }
     if (phase != P_DONE) {
         /* Interrupted, or the sender failed: report what there is. */
-        if (m.rss_held < 0 && o->server_pid)
-            lg_proc_memory_kib(o->server_pid, &m.rss_held, &m.hwm_end);
-        if (!m.ramp_secs)
-            m.ramp_secs = (double)(lg_now_ns() - t_ramp0) / (double)NS_PER_SEC;
-        if (phase == P_SEND) {
-            m.srv_cpu_send1 = srv_cpu(l);
-            m.gen_cpu_send1 = lg_self_cpu_seconds();
-        }
+        lg_marks_cut_short(&m, o->com.server_pid, t_ramp0, phase == P_SEND);
     }
-    l->not_opened = ramp_cut;
+    l->cl.not_opened = ramp_cut;
     report(l, &m);
-    if (l->ever_ready == 0)
+    if (l->cl.ever_ready == 0)
         return 1;
-    if (o->mode == MODE_FANOUT && o->messages > 0 && l->deliveries == 0)
+    if (o->mode == MODE_FANOUT && o->run.messages > 0 && l->fan.deliveries == 0)
         return 1;
     return 0;
 }
@@ -1324,11 +879,10 @@ int main(int argc, char **argv)
 {
     static struct load l; /* the histograms are ~50 KiB each: keep them off the stack */
 
+    lg_init("hearth-ircload");
     if (parse_options(argc, argv, &l.opt) < 0)
         return 2;
-    l.rng = l.opt.seed;
-    lg_signals_init();
-    setvbuf(stdout, NULL, _IOLBF, 0);
+    l.rng = l.opt.com.seed;
     if (setup(&l) < 0)
         return 2;
     return run(&l);
