@@ -18,26 +18,30 @@
  * scope itself) is then a posting list, and a query is one FTS5 boolean expression:
  * `text:"rare" AND meta:"g1" AND meta:"a7" NOT (meta:"pinned")`. FTS5 intersects posting
  * lists with skips through its doclist indexes, so a selective filter makes a query over
- * a common word cheap, and counting hits (total_results must be exact) never touches a
- * table row: counting is a walk over compressed doclists (tens of ns per hit), where any
- * per-row lookup costs about a microsecond. The meta tokens are derived only from the
- * messages row and its message_search row, because a contentless FTS5 delete must be
- * handed exactly the tokens that were indexed; guild and bot status are copied into
+ * a common word cheap, and counting hits never touches a table row: counting is a walk
+ * over compressed doclists (~200 ns a hit for a word and the guild token), where any
+ * per-row lookup costs about a microsecond. Even so, counting every hit of a word in half
+ * of a million messages took 150 ms, so total_results stops at HS_SEARCH_TOTAL_MAX
+ * (10,000: as far as offset + limit can reach) and every count is bounded. The meta tokens are
+ * derived only from the messages row and its message_search row, because a contentless FTS5 delete
+ * must be handed exactly the tokens that were indexed; guild and bot status are copied into
  * message_search at insert for that reason.
  *
  * Permissions, at query time. The searcher's right to read is never stored. For a query
  * Q (already scoped to the guild or channel):
- *   1. n = count(Q), over the index only.
+ *   1. n = count(Q) up to small_limit + 1, over the index only.
  *   2. If n is small (<= small_limit), the distinct channels of the hits and their counts
  *      come from one GROUP BY over the hits (one message_search lookup per hit). Else the
  *      candidate channels are the scope's channels (channel rows are never removed, only
- *      marked deleted), and each hidden one's hits are counted as count(Q AND c<id>).
+ *      marked deleted), and each hidden one is tested for a hit: count(Q AND c<id>) up
+ *      to 1.
  *   3. hs_perm_channel decides each candidate channel once per query (cached): visible
  *      means VIEW_CHANNEL and READ_MESSAGE_HISTORY (for a thread, from its parent, plus the
  *      private-thread rule; a deleted channel, a guild left or a ban give nothing).
- *   4. total_results = n minus the hits of hidden channels, and the page is read with
- *      Q NOT (c<hidden>...), so hidden hits can neither show nor shift offsets. Each row
- *      of the page is checked against the cache once more before it is returned.
+ *   4. V = Q NOT (c<hidden with hits>...). total_results = n minus the hidden channels'
+ *      hits when n is small, else count(V) up to HS_SEARCH_TOTAL_MAX; the page is read
+ *      with V, so hidden hits can neither show, nor count, nor shift offsets. Each row of
+ *      the page is checked against the cache once more before it is returned.
  * The whole search runs in one read transaction, so counts and page agree.
  *
  * Untrusted text. No input text reaches FTS5 syntax: `content` is split into words and
@@ -65,10 +69,17 @@
 
 /* Above this many hits, step 2 above enumerates the scope's channels instead. */
 static long small_limit = 4096;
+/* total_results stops counting here (spec/rest-search.md §3). */
+static long total_max = HS_SEARCH_TOTAL_MAX;
 
 void hs_search_set_small_limit(long n)
 {
     small_limit = n;
+}
+
+void hs_search_set_total_max(long n)
+{
+    total_max = n;
 }
 
 /* ---------------------------------------------------------------- names and values */
@@ -868,6 +879,31 @@ char *hs_search_highlight(hs_db *db, const char *content, const char *q_content)
     return out;
 }
 
+/* ---------------------------------------------------------------- rebuilding */
+
+int hs_search_reindex_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    hs_db *db = hs_txn_db(txn);
+    sqlite3 *h = hs_db_handle(db);
+    /* The statements of migration 6 (HS_SEARCH_MIGRATION), after emptying both tables. */
+    static const char sql[] =
+        "DELETE FROM message_search;"
+        "INSERT INTO message_fts (message_fts) VALUES ('delete-all');"
+        "INSERT INTO message_search (id, channel_id, guild_id, bot) SELECT m.id, m.channel_id, "
+        "c.guild_id, coalesce(u.bot, 0) != 0 FROM messages m LEFT JOIN channels c ON c.id = "
+        "m.channel_id LEFT JOIN users u ON u.id = m.author_id;"
+        "INSERT INTO message_fts (rowid, text, meta) SELECT m.id, m.content, " HS_SEARCH_META(
+            "m", "s") " FROM messages m JOIN message_search s ON s.id = m.id;";
+    if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return hs_error_set(err, HS_EIO, "reindexing: %s", sqlite3_errmsg(h));
+    if (arg) {
+        sqlite3_stmt *s = hs_db_stmt(db, "SELECT count(*) FROM message_search");
+        *(int64_t *)arg = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- running a query */
 
 /* Which channels the searcher may read, decided once per channel per query. */
@@ -937,16 +973,19 @@ static void bind_range(struct search_ctx *c, sqlite3_stmt *s, const char *match)
     hs_bind_id(s, 3, c->hi);
 }
 
-static int fts_count(struct search_ctx *c, const char *match, int64_t *n, hs_error *err)
+/* The hits of match, counted up to max: FTS5 stops walking the doclists there. */
+static int fts_count(struct search_ctx *c, const char *match, int64_t max, int64_t *n,
+                     hs_error *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = prepare(c,
-                     "SELECT count(*) FROM message_fts WHERE message_fts MATCH ?1 AND rowid > ?2 "
-                     "AND rowid < ?3",
+                     "SELECT count(*) FROM (SELECT rowid FROM message_fts WHERE message_fts MATCH "
+                     "?1 AND rowid > ?2 AND rowid < ?3 LIMIT ?4)",
                      &s, err);
     if (rc < 0)
         return rc;
     bind_range(c, s, match);
+    sqlite3_bind_int64(s, 4, max);
     if (sqlite3_step(s) == SQLITE_ROW)
         *n = sqlite3_column_int64(s, 0);
     else
@@ -976,7 +1015,7 @@ static int channels_of_hits(struct search_ctx *c, const char *match, hs_error *e
     return rc;
 }
 
-/* Step 2, many hits: the scope's channels; the hits of each hidden one are counted. */
+/* Step 2, many hits: the scope's channels; whether each hidden one holds a hit at all. */
 static int channels_of_scope(struct search_ctx *c, const char *match, hs_error *err)
 {
     sqlite3_stmt *s = NULL;
@@ -1007,7 +1046,7 @@ static int channels_of_scope(struct search_ctx *c, const char *match, hs_error *
         if (e->visible)
             continue;
         char *m = hs_xasprintf("(%s) AND meta:\"c%" PRIu64 "\"", match, ids[i]);
-        rc = fts_count(c, m, &e->hits, err);
+        rc = fts_count(c, m, 1, &e->hits, err);
         free(m);
     }
     free(ids);
@@ -1170,17 +1209,30 @@ static int run(struct search_ctx *c, json_t *resp, hs_error *err)
     if (!match || c->lo >= c->hi)
         goto out_tk;
 
-    rc = fts_count(c, match, &n, err);
+    /* Steps 1-2: few hits are grouped by channel, exactly; past small_limit the count
+     * stops and the scope's channels are asked instead. */
+    rc = fts_count(c, match, small_limit + 1, &n, err);
     if (rc == 0 && n > 0)
         rc = n <= small_limit ? channels_of_hits(c, match, err) : channels_of_scope(c, match, err);
     if (rc < 0 || n == 0)
         goto out_tk;
-    total = n;
-    for (size_t i = 0; i < c->nvis; i++)
-        if (!c->vis[i].visible && c->vis[i].hits > 0)
-            total -= c->vis[i].hits;
     vmatch = visible_match(c, match);
-    if (total > 0 && q->offset < total)
+    if (n <= small_limit) {
+        total = n;
+        for (size_t i = 0; i < c->nvis; i++)
+            if (!c->vis[i].visible && c->vis[i].hits > 0)
+                total -= c->vis[i].hits;
+        if (total > total_max)
+            total = total_max;
+    } else {
+        /* The visible hits, up to total_max: hidden channels are outside vmatch, so they
+         * can neither be counted nor stop the count early. */
+        rc = fts_count(c, vmatch, total_max, &total, err);
+        if (rc < 0)
+            goto out_tk;
+    }
+    /* A capped total may be below offset while hits remain: the page is read regardless. */
+    if (total > 0)
         rc = read_page(c, vmatch, ts, &tk, messages, threads, members, err);
 out_tk:
     terms_release(ts);
