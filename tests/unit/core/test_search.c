@@ -234,6 +234,7 @@ static int teardown(void **state)
     tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     hs_search_set_small_limit(4096);
+    hs_search_set_total_max(HS_SEARCH_TOTAL_MAX);
     return 0;
 }
 
@@ -894,6 +895,84 @@ static void test_migration_backfill(void **state)
     query_free(q);
 }
 
+/* total_results stops at the cap; hidden hits neither count nor make it stop early. */
+static void test_total_cap(void **state)
+{
+    struct fx *fx = *state;
+    uint64_t secret = add_channel(fx, fx->guild, 0, "secret", 0);
+    tk_sql(fx->core,
+           "INSERT INTO overwrites (channel_id, target_id, type, allow, deny) VALUES (%" PRIu64
+           ", %" PRIu64 ", 0, 0, %" PRIu64 ")",
+           secret, fx->guild, (uint64_t)HS_PERM_VIEW_CHANNEL);
+    uint64_t hay[5], needle[2], hidden[6];
+    for (int i = 0; i < 6; i++)
+        hidden[i] = post(fx, secret, fx->owner, "needle haystack hidden");
+    for (int i = 0; i < 2; i++)
+        needle[i] = post(fx, fx->chan, fx->owner, "needle visible");
+    for (int i = 0; i < 5; i++)
+        hay[i] = post(fx, fx->chan, fx->owner, "haystack visible");
+    struct hs_search_query *n = query("needle"), *h = query("haystack visible");
+    for (int path = 0; path < 2; path++) {
+        hs_search_set_small_limit(path ? 0 : 4096);
+        /* Under the cap: exact, visible hits only. */
+        hs_search_set_total_max(100);
+        EXPECT(fx, fx->member, n, 2, needle[1], needle[0]);
+        EXPECT(fx, fx->member, h, 5, hay[4], hay[3], hay[2], hay[1], hay[0]);
+        EXPECT(fx, fx->owner, n, 8, needle[1], needle[0], hidden[5], hidden[4], hidden[3],
+               hidden[2], hidden[1], hidden[0]);
+        /* At a cap of 3: the six hidden hits do not reach it for the member... */
+        hs_search_set_total_max(3);
+        EXPECT(fx, fx->member, n, 2, needle[1], needle[0]);
+        /* ... five visible ones do, and every page is still served. */
+        EXPECT(fx, fx->member, h, 3, hay[4], hay[3], hay[2], hay[1], hay[0]);
+        EXPECT(fx, fx->owner, n, 3, needle[1], needle[0], hidden[5], hidden[4], hidden[3],
+               hidden[2], hidden[1], hidden[0]);
+        h->offset = 3;
+        EXPECT(fx, fx->member, h, 3, hay[1], hay[0]);
+        h->offset = 5;
+        EXPECT(fx, fx->member, h, 3, );
+        h->offset = 0;
+        /* A cap equal to the visible hits is exact. */
+        hs_search_set_total_max(5);
+        EXPECT(fx, fx->member, h, 5, hay[4], hay[3], hay[2], hay[1], hay[0]);
+    }
+    query_free(n);
+    query_free(h);
+}
+
+/* hs_search_reindex_fn rebuilds an emptied or stale index from the messages. */
+static void test_reindex(void **state)
+{
+    struct fx *fx = *state;
+    uint64_t a = post(fx, fx->chan, fx->owner, "older history");
+    uint64_t b = post(fx, fx->chan, fx->bot, "older bot history");
+    /* Written while the triggers are away (a bulk load): not indexed... */
+    tk_sql(fx->core, "DROP TRIGGER message_search_insert");
+    uint64_t c = post(fx, fx->chan, fx->member, "newer history");
+    struct hs_search_query *q = query("history");
+    EXPECT(fx, fx->owner, q, 2, b, a);
+    /* ... and a stale row the index still has (its message gone without the trigger). */
+    tk_sql(fx->core, "DROP TRIGGER message_search_delete; DELETE FROM messages WHERE id = %" PRIu64,
+           a);
+    EXPECT(fx, fx->owner, q, 2, b); /* the page skips it; the count does not */
+    int64_t n = -1;
+    hs_error err;
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_search_reindex_fn, &n, &err), 0);
+    assert_int_equal(n, 2);
+    EXPECT(fx, fx->owner, q, 2, c, b);
+    q->author_types = HS_AUTHOR_BOT;
+    EXPECT(fx, fx->owner, q, 1, b);
+    q->author_types = 0;
+    q->author_ids[q->n_authors++] = fx->member;
+    EXPECT(fx, fx->owner, q, 1, c);
+    query_free(q);
+    /* Twice is the same as once; NULL arg is allowed. */
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_search_reindex_fn, NULL, &err), 0);
+    q = query("history");
+    EXPECT(fx, fx->owner, q, 2, c, b);
+    query_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -910,6 +989,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_backfill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_total_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reindex, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
