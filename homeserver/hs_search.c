@@ -502,18 +502,25 @@ struct tokenizer {
     Fts5Tokenizer *tok;
 };
 
-static int tokenizer_open(hs_db *db, struct tokenizer *t)
+/* The connection's FTS5 API (version 2 or later), or NULL. */
+static fts5_api *fts5_api_of(sqlite3 *h)
 {
     fts5_api *api = NULL;
     sqlite3_stmt *s = NULL;
-    void *ud = NULL;
-    memset(t, 0, sizeof(*t));
-    if (sqlite3_prepare_v2(hs_db_handle(db), "SELECT fts5(?1)", -1, &s, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(h, "SELECT fts5(?1)", -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_pointer(s, 1, (void *)&api, "fts5_api_ptr", NULL);
         sqlite3_step(s);
     }
     sqlite3_finalize(s);
-    if (!api || api->iVersion < 2 || api->xFindTokenizer(api, "unicode61", &ud, &t->api) != 0)
+    return api && api->iVersion >= 2 ? api : NULL;
+}
+
+static int tokenizer_open(hs_db *db, struct tokenizer *t)
+{
+    void *ud = NULL;
+    memset(t, 0, sizeof(*t));
+    fts5_api *api = fts5_api_of(hs_db_handle(db));
+    if (!api || api->xFindTokenizer(api, "unicode61", &ud, &t->api) != 0)
         return -1;
     const char *args[] = {"remove_diacritics", "2"};
     if (t->api.xCreate(ud, args, 2, &t->tok) != SQLITE_OK)
@@ -904,6 +911,142 @@ int hs_search_reindex_fn(hs_txn *txn, void *arg, hs_error *err)
     return 0;
 }
 
+/* ---------------------------------------------------------------- relevance */
+
+/*
+ * hs_rank(message_fts, first, count): FTS5's bm25 (k1 = 1.2, b = 0.75, the score negated
+ * so that smaller is better) over phrases first .. first + count - 1, the `content` terms
+ * (build_match puts the scope token first, then the terms; the filter tokens after them
+ * weigh nothing, exactly as bm25(message_fts, 1.0, 0.0) weighs them). One difference: a
+ * term's document frequency is counted up to HS_SEARCH_TOTAL_MAX (total_max), so a term
+ * in more messages weighs as if it were in that many. bm25 counts every document of every phrase
+ * once per query, the guild token included: a walk over every message of the guild
+ * (100 ms a million) before the first row is scored.
+ */
+#define RANK_K1 1.2
+#define RANK_B 0.75
+
+/* The natural logarithm of x > 0, to 1e-15 relative: x = m * 2^k with m in [1, 2), then
+ * ln m = 2 atanh((m - 1) / (m + 1)) by its series (|t| <= 1/3). Written out because
+ * hs_core does not link libm, and this is its only use. */
+static double rank_ln(double x)
+{
+    int k = 0;
+    if (!(x > 0.0) || x > 1e300)
+        return 0.0; /* not reached: the callers pass (0, 1e19] */
+    while (x >= 2.0) {
+        x /= 2.0;
+        k++;
+    }
+    while (x < 1.0) {
+        x *= 2.0;
+        k--;
+    }
+    double t = (x - 1.0) / (x + 1.0), t2 = t * t, term = t, sum = 0.0;
+    for (int i = 1; i < 60; i += 2) {
+        sum += term / i;
+        term *= t2;
+    }
+    return 2.0 * sum + k * 0.69314718055994530942;
+}
+
+struct rank_data {
+    int first, n;
+    double avgdl;
+    double *idf, *freq; /* n each */
+};
+
+static void rank_data_free(void *p)
+{
+    struct rank_data *d = p;
+    if (d) {
+        free(d->idf);
+        free(d->freq);
+    }
+    free(d);
+}
+
+static int rank_count_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *arg)
+{
+    int64_t *df = arg;
+    (void)api;
+    (void)fts;
+    /* SQLITE_DONE ends xQueryPhrase early without an error. */
+    return ++*df >= total_max ? SQLITE_DONE : SQLITE_OK;
+}
+
+static struct rank_data *rank_data_make(const Fts5ExtensionApi *api, Fts5Context *fts, int first,
+                                        int n)
+{
+    sqlite3_int64 rows = 0, tokens = 0;
+    int nphrase = api->xPhraseCount(fts);
+    if (first < 0 || n < 0 || first + n > nphrase || api->xRowCount(fts, &rows) != SQLITE_OK ||
+        api->xColumnTotalSize(fts, -1, &tokens) != SQLITE_OK)
+        return NULL;
+    struct rank_data *d = hs_xcalloc(1, sizeof(*d));
+    d->first = first;
+    d->n = n;
+    d->avgdl = rows > 0 && tokens > 0 ? (double)tokens / (double)rows : 1.0;
+    d->idf = hs_xcalloc((size_t)n + 1, sizeof(double));
+    d->freq = hs_xcalloc((size_t)n + 1, sizeof(double));
+    for (int i = 0; i < n; i++) {
+        int64_t df = 0;
+        if (api->xQueryPhrase(fts, first + i, &df, rank_count_cb) != SQLITE_OK) {
+            rank_data_free(d);
+            return NULL;
+        }
+        double idf = rank_ln(((double)rows - (double)df + 0.5) / ((double)df + 0.5));
+        d->idf[i] = idf > 0.0 ? idf : 1e-6; /* as bm25: a very common term still counts */
+    }
+    return d;
+}
+
+static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
+                    sqlite3_value **val)
+{
+    struct rank_data *d = api->xGetAuxdata(fts, 0);
+    if (!d) {
+        d = nval == 2
+                ? rank_data_make(api, fts, sqlite3_value_int(val[0]), sqlite3_value_int(val[1]))
+                : NULL;
+        if (!d || api->xSetAuxdata(fts, d, rank_data_free) != SQLITE_OK) {
+            sqlite3_result_error(ctx, "hs_rank: bad arguments or FTS5 error", -1);
+            return;
+        }
+    }
+    int ninst = 0, dl = 0;
+    memset(d->freq, 0, (size_t)d->n * sizeof(double));
+    if (api->xInstCount(fts, &ninst) != SQLITE_OK || api->xColumnSize(fts, -1, &dl) != SQLITE_OK) {
+        sqlite3_result_error(ctx, "hs_rank: FTS5 error", -1);
+        return;
+    }
+    for (int i = 0; i < ninst; i++) {
+        int ip, ic, io;
+        if (api->xInst(fts, i, &ip, &ic, &io) == SQLITE_OK && ic == 0 && ip >= d->first &&
+            ip < d->first + d->n)
+            d->freq[ip - d->first] += 1.0;
+    }
+    double score = 0.0;
+    for (int i = 0; i < d->n; i++)
+        score += d->idf[i] * (d->freq[i] * (RANK_K1 + 1.0)) /
+                 (d->freq[i] + RANK_K1 * (1.0 - RANK_B + RANK_B * (double)dl / d->avgdl));
+    sqlite3_result_double(ctx, -score);
+}
+
+/* Prepares sql, which calls hs_rank, registering hs_rank on this connection first if it
+ * has not been yet (FTS5 auxiliary functions are per connection). */
+static int prepare_ranked(sqlite3 *h, const char *sql, sqlite3_stmt **s)
+{
+    if (sqlite3_prepare_v2(h, sql, -1, s, NULL) == SQLITE_OK)
+        return SQLITE_OK;
+    sqlite3_finalize(*s);
+    *s = NULL;
+    fts5_api *api = fts5_api_of(h);
+    if (!api || api->xCreateFunction(api, "hs_rank", NULL, rank_fn, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    return sqlite3_prepare_v2(h, sql, -1, s, NULL);
+}
+
 /* ---------------------------------------------------------------- running a query */
 
 /* Which channels the searcher may read, decided once per channel per query. */
@@ -1077,11 +1220,12 @@ static const char *const page_sql[2][2] = {
      "ORDER BY rowid DESC LIMIT ?5 OFFSET ?6",
      "SELECT rowid FROM message_fts WHERE message_fts MATCH ?1 AND rowid > ?2 AND rowid < ?3 "
      "ORDER BY rowid ASC LIMIT ?5 OFFSET ?6"},
-    /* relevance (bm25 over `text` only, the newest ?4 hits): most relevant first, last */
-    {"SELECT rowid FROM (SELECT rowid, bm25(message_fts, 1.0, 0.0) AS score FROM message_fts "
+    /* relevance (hs_rank over the content terms, the newest ?4 hits): most relevant first,
+     * last */
+    {"SELECT rowid FROM (SELECT rowid, hs_rank(message_fts, 1, ?7) AS score FROM message_fts "
      "WHERE message_fts MATCH ?1 AND rowid > ?2 AND rowid < ?3 ORDER BY rowid DESC LIMIT ?4) "
      "ORDER BY score ASC, rowid DESC LIMIT ?5 OFFSET ?6",
-     "SELECT rowid FROM (SELECT rowid, bm25(message_fts, 1.0, 0.0) AS score FROM message_fts "
+     "SELECT rowid FROM (SELECT rowid, hs_rank(message_fts, 1, ?7) AS score FROM message_fts "
      "WHERE message_fts MATCH ?1 AND rowid > ?2 AND rowid < ?3 ORDER BY rowid DESC LIMIT ?4) "
      "ORDER BY score DESC, rowid ASC LIMIT ?5 OFFSET ?6"},
 };
@@ -1134,11 +1278,15 @@ static int read_page(struct search_ctx *c, const char *match, const struct terms
 {
     const struct hs_search_query *q = c->q;
     sqlite3_stmt *s = NULL;
-    int rc =
-        prepare(c, page_sql[q->sort_by == HS_SEARCH_SORT_RELEVANCE][q->sort_asc != 0], &s, err);
-    if (rc < 0)
+    int relevance = q->sort_by == HS_SEARCH_SORT_RELEVANCE, rc = 0;
+    const char *sql = page_sql[relevance][q->sort_asc != 0];
+    if (relevance && prepare_ranked(c->h, sql, &s) != SQLITE_OK)
+        return sql_error(c, err);
+    if (!relevance && (rc = prepare(c, sql, &s, err)) < 0)
         return rc;
     bind_range(c, s, match);
+    if (relevance)
+        sqlite3_bind_int(s, 7, (int)ts->n); /* the terms follow the scope token (build_match) */
     sqlite3_bind_int(s, 4, HS_SEARCH_RELEVANCE_WINDOW);
     sqlite3_bind_int(s, 5, q->limit);
     sqlite3_bind_int(s, 6, q->offset);

@@ -940,6 +940,64 @@ static void test_total_cap(void **state)
     query_free(h);
 }
 
+/* Relevance ranks as FTS5's bm25(message_fts, 1.0, 0.0) would, the filter tokens weighing
+ * nothing, while no term is in more than HS_SEARCH_TOTAL_MAX messages. */
+static void test_relevance_is_bm25(void **state)
+{
+    struct fx *fx = *state;
+    static const char *const words[] = {"common", "rare", "middle", "other"};
+    for (int i = 0; i < 60; i++) {
+        char c[160] = "";
+        /* Term frequencies and lengths vary; "common" is in 5/6 of the messages, "rare" in
+         * 1/7, "middle" in 1/3. */
+        for (int w = 0; w < 4; w++) {
+            int reps = w == 0   ? (i % 6 != 0) * (1 + i % 3)
+                       : w == 1 ? (i % 7 == 0) * (1 + i % 2)
+                       : w == 2 ? (i % 3 == 0)
+                                : 1 + i % 5;
+            for (int r = 0; r < reps; r++) {
+                strcat(c, words[w]);
+                strcat(c, " ");
+            }
+        }
+        post(fx, i % 2 ? fx->chan : add_channel(fx, fx->guild, 0, "more", 0), fx->owner, c);
+    }
+    static const char *const queries[] = {"common", "common rare", "common middle",
+                                          "rare middle other", "\"common common\" other"};
+    for (size_t k = 0; k < HS_ARRAY_LEN(queries); k++) {
+        struct hs_search_query *q = query(queries[k]);
+        q->sort_by = HS_SEARCH_SORT_RELEVANCE;
+        /* The order bm25 gives, read straight from the index. */
+        char *m = match_of(fx, q, fx->guild, 0);
+        sqlite3_stmt *s = NULL;
+        assert_int_equal(sqlite3_prepare_v2(hs_db_handle(tk_rdb(fx->core)),
+                                            "SELECT rowid FROM message_fts WHERE message_fts "
+                                            "MATCH ?1 ORDER BY bm25(message_fts, 1.0, 0.0) ASC, "
+                                            "rowid DESC LIMIT 25",
+                                            -1, &s, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(s, 1, m, -1, SQLITE_STATIC);
+        uint64_t want[25];
+        size_t n = 0;
+        while (sqlite3_step(s) == SQLITE_ROW)
+            want[n++] = (uint64_t)sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        assert_true(n > 1);
+        json_t *r = search_as(fx, fx->owner, fx->guild, 0, q);
+        uint64_t got[25];
+        int64_t total;
+        size_t k2 = hits(r, got, 25, &total);
+        json_decref(r);
+        assert_int_equal(k2, n);
+        for (size_t i = 0; i < n; i++)
+            if (got[i] != want[i])
+                fail_msg("'%s': hit %zu is %" PRIu64 ", bm25 says %" PRIu64, queries[k], i, got[i],
+                         want[i]);
+        free(m);
+        query_free(q);
+    }
+}
+
 /* hs_search_reindex_fn rebuilds an emptied or stale index from the messages. */
 static void test_reindex(void **state)
 {
@@ -991,6 +1049,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migration_backfill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_total_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reindex, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relevance_is_bm25, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
