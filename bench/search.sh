@@ -29,9 +29,13 @@
 #
 # Usage: bench/search.sh                 (after `make`)
 #        SIZES="1000000 10000000" bench/search.sh
+#        KEEP=1 ... bench/search.sh, then REUSE=<the kept directory> bench/search.sh: the
+#        exact counts and the latency again on the kept corpora (after a change to the
+#        query code), without seeding; ingest is reported as not measured.
 # Environment: BUILD (./build), SIZES, QUERIES (200), QUERY_SECONDS (60), DATA_PARENT
 #   ($TMPDIR or /tmp), KEEP (1 keeps the data), SKIP_NOINDEX (1 skips the no-index ingest),
-#   BULK_FROM (2000000), SAMPLE (100000), OUT (also write the report to this file).
+#   BULK_FROM (2000000), SAMPLE (100000), REUSE (a directory kept by KEEP=1: reuse its
+#   data-SIZE corpora), OUT (also write the report to this file).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,6 +48,7 @@ KEEP=${KEEP:-0}
 SKIP_NOINDEX=${SKIP_NOINDEX:-0}
 BULK_FROM=${BULK_FROM:-2000000}
 SAMPLE=${SAMPLE:-100000}
+REUSE=${REUSE:-}
 OUT=${OUT:-}
 PY=/usr/bin/python3
 HEARTHD=$BUILD/hearthd
@@ -93,6 +98,27 @@ stop_server() {
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" || true
     SERVER_PID=
+}
+
+# Logs the bench's user in again on a kept corpus; prints "TOKEN USER GUILD GENERAL SIDE".
+login_guild() {
+    $PY - "$PORT" <<'EOF'
+import json, sys, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}/api/v10"
+def call(method, path, body=None, token=None):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=json.dumps(body).encode() if body else None,
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": token} if token else {})})
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read())
+u = call("POST", "/auth/login", {"login": "bencher", "password": "a long password"})
+g = call("GET", "/users/@me/guilds", None, u["token"])[0]
+chans = call("GET", f"/guilds/{g['id']}/channels", None, u["token"])
+side = next(c["id"] for c in chans if c["name"] == "side")
+general = next(c["id"] for c in chans if c["name"] == "general")
+print(u["token"], u["user_id"], g["id"], general, side)
+EOF
 }
 
 # Registers a user, creates a guild and a second channel; prints "TOKEN USER GUILD GENERAL SIDE".
@@ -208,16 +234,26 @@ for SIZE in $SIZES; do
     SIDE_N=$((SIZE / 10))
     MAIN_N=$((SIZE - SIDE_N))
     DATA=$WORK/data-$SIZE
-    mkdir -p "$DATA"
-    log "corpus of $SIZE messages: setting up"
-    start_server "$DATA"
-    read -r TOKEN USER GUILD GENERAL SIDE < <(setup_guild)
-    stop_server
-
     NOIDX_RATE=skipped
     NOIDX_BYTES=0
     BULK_NOTE=
-    if ((SIZE >= BULK_FROM)); then
+    if [[ -n $REUSE ]]; then
+        DATA=$REUSE/data-$SIZE
+        [[ -f $DATA/hearth.db ]] || die "$DATA/hearth.db is missing"
+        log "corpus of $SIZE messages: reusing $DATA"
+        start_server "$DATA"
+        read -r TOKEN USER GUILD GENERAL SIDE < <(login_guild)
+        stop_server
+    else
+        mkdir -p "$DATA"
+        log "corpus of $SIZE messages: setting up"
+        start_server "$DATA"
+        read -r TOKEN USER GUILD GENERAL SIDE < <(setup_guild)
+        stop_server
+    fi
+    if [[ -n $REUSE ]]; then
+        :
+    elif ((SIZE >= BULK_FROM)); then
         drop_triggers "$DATA/hearth.db"
         log "bulk load without the index: $SIDE_N in #side, $((MAIN_N - 2 * SAMPLE)) in #general"
         s1=$(seed "$DATA" "$SIDE" "$USER" "$SIDE_N" 2)
@@ -279,8 +315,12 @@ for SIZE in $SIZES; do
         echo
         echo "| | |"
         echo "|---|---|"
-        echo "| ingest with the index | **$IDX_RATE messages/s** ($(printf %.1f "$IDX_SECS") s) |"
-        echo "| ingest without the index | **$NOIDX_RATE messages/s** |"
+        if [[ -n $REUSE ]]; then
+            echo "| ingest | not measured (REUSE of a kept corpus) |"
+        else
+            echo "| ingest with the index | **$IDX_RATE messages/s** ($(printf %.1f "$IDX_SECS") s) |"
+            echo "| ingest without the index | **$NOIDX_RATE messages/s** |"
+        fi
         echo "| database file | $((DB_BYTES / 1048576)) MiB (without the index: $((NOIDX_BYTES / 1048576)) MiB) |"
         echo "| index (FTS5 tables + message_search) | $((INDEX_BYTES / 1048576)) MiB = **$(echo "scale=1; 100 * $INDEX_BYTES / $DB_BYTES" | bc) %** of the database (FTS5 $((FTS_BYTES / 1048576)) MiB, message_search $((SIDE_BYTES / 1048576)) MiB) |"
         echo "| server peak RSS during the queries | $((RSS / 1024)) MiB |"
@@ -297,7 +337,7 @@ for line in open(sys.argv[1]):
 ' "$WORK/latency-$SIZE.jsonl"
         echo
     } >>"$REPORT"
-    [[ $KEEP == 1 ]] || rm -rf "$DATA"
+    [[ $KEEP == 1 || -n $REUSE ]] || rm -rf "$DATA"
 done
 
 cat "$REPORT"
