@@ -892,7 +892,8 @@ int hs_search_reindex_fn(hs_txn *txn, void *arg, hs_error *err)
 {
     hs_db *db = hs_txn_db(txn);
     sqlite3 *h = hs_db_handle(db);
-    /* The statements of migration 6 (HS_SEARCH_MIGRATION), after emptying both tables. */
+    /* The statements of migration 6 (HS_SEARCH_MIGRATION), after emptying both tables,
+     * then FTS5's 'optimize'. */
     static const char sql[] =
         "DELETE FROM message_search;"
         "INSERT INTO message_fts (message_fts) VALUES ('delete-all');"
@@ -900,7 +901,12 @@ int hs_search_reindex_fn(hs_txn *txn, void *arg, hs_error *err)
         "c.guild_id, coalesce(u.bot, 0) != 0 FROM messages m LEFT JOIN channels c ON c.id = "
         "m.channel_id LEFT JOIN users u ON u.id = m.author_id;"
         "INSERT INTO message_fts (rowid, text, meta) SELECT m.id, m.content, " HS_SEARCH_META(
-            "m", "s") " FROM messages m JOIN message_search s ON s.id = m.id;";
+            "m", "s") " FROM messages m JOIN message_search s ON s.id = m.id;"
+                      /* One segment: the bulk load leaves a dozen big segments at several levels,
+                       * and FTS5's incremental merges, run by every later message write, then
+                       * rewrite them a few pages at a time (1,450 messages/s into 10,000,000
+                       * against 7,700 after this, which took 13 s there; BENCHMARKS.md, Search). */
+                      "INSERT INTO message_fts (message_fts) VALUES ('optimize');";
     if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
         return hs_error_set(err, HS_EIO, "reindexing: %s", sqlite3_errmsg(h));
     if (arg) {

@@ -175,11 +175,11 @@ int hs_search_run(hs_db *db, uint64_t user_id, uint64_t guild_id, uint64_t chann
 
 /*
  * Write: rebuilds the index from the messages table: empties message_fts and
- * message_search, then indexes every message as migration 6 did, in one transaction (one
- * pass of FTS5 bulk loading, far cheaper per message than the triggers' row-at-a-time
- * writes). For a corpus loaded with the triggers dropped (bench/search.sh) and for
- * repair; the triggers themselves are neither created nor dropped. arg: an int64_t * that
- * receives the number of messages indexed, or NULL.
+ * message_search, then indexes every message as migration 6 did and merges the index
+ * into one segment (FTS5 'optimize'), in one transaction: far cheaper per message than
+ * the triggers' row-at-a-time writes. For a corpus loaded with the triggers dropped
+ * (bench/search.sh) and for repair; the triggers themselves are neither created nor dropped. arg:
+ * an int64_t * that receives the number of messages indexed, or NULL.
  */
 int hs_search_reindex_fn(hs_txn *txn, void *arg, hs_error *err);
 
