@@ -18,26 +18,30 @@
  * scope itself) is then a posting list, and a query is one FTS5 boolean expression:
  * `text:"rare" AND meta:"g1" AND meta:"a7" NOT (meta:"pinned")`. FTS5 intersects posting
  * lists with skips through its doclist indexes, so a selective filter makes a query over
- * a common word cheap, and counting hits (total_results must be exact) never touches a
- * table row: counting is a walk over compressed doclists (tens of ns per hit), where any
- * per-row lookup costs about a microsecond. The meta tokens are derived only from the
- * messages row and its message_search row, because a contentless FTS5 delete must be
- * handed exactly the tokens that were indexed; guild and bot status are copied into
+ * a common word cheap, and counting hits never touches a table row: counting is a walk
+ * over compressed doclists (~200 ns a hit for a word and the guild token), where any
+ * per-row lookup costs about a microsecond. Even so, counting every hit of a word in half
+ * of a million messages took 150 ms, so total_results stops at HS_SEARCH_TOTAL_MAX
+ * (10,000: as far as offset + limit can reach) and every count is bounded. The meta tokens are
+ * derived only from the messages row and its message_search row, because a contentless FTS5 delete
+ * must be handed exactly the tokens that were indexed; guild and bot status are copied into
  * message_search at insert for that reason.
  *
  * Permissions, at query time. The searcher's right to read is never stored. For a query
  * Q (already scoped to the guild or channel):
- *   1. n = count(Q), over the index only.
+ *   1. n = count(Q) up to small_limit + 1, over the index only.
  *   2. If n is small (<= small_limit), the distinct channels of the hits and their counts
  *      come from one GROUP BY over the hits (one message_search lookup per hit). Else the
  *      candidate channels are the scope's channels (channel rows are never removed, only
- *      marked deleted), and each hidden one's hits are counted as count(Q AND c<id>).
+ *      marked deleted), and each hidden one is tested for a hit: count(Q AND c<id>) up
+ *      to 1.
  *   3. hs_perm_channel decides each candidate channel once per query (cached): visible
  *      means VIEW_CHANNEL and READ_MESSAGE_HISTORY (for a thread, from its parent, plus the
  *      private-thread rule; a deleted channel, a guild left or a ban give nothing).
- *   4. total_results = n minus the hits of hidden channels, and the page is read with
- *      Q NOT (c<hidden>...), so hidden hits can neither show nor shift offsets. Each row
- *      of the page is checked against the cache once more before it is returned.
+ *   4. V = Q NOT (c<hidden with hits>...). total_results = n minus the hidden channels'
+ *      hits when n is small, else count(V) up to HS_SEARCH_TOTAL_MAX; the page is read
+ *      with V, so hidden hits can neither show, nor count, nor shift offsets. Each row of
+ *      the page is checked against the cache once more before it is returned.
  * The whole search runs in one read transaction, so counts and page agree.
  *
  * Untrusted text. No input text reaches FTS5 syntax: `content` is split into words and
@@ -55,6 +59,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,10 +70,17 @@
 
 /* Above this many hits, step 2 above enumerates the scope's channels instead. */
 static long small_limit = 4096;
+/* total_results stops counting here (spec/rest-search.md §3). */
+static long total_max = HS_SEARCH_TOTAL_MAX;
 
 void hs_search_set_small_limit(long n)
 {
     small_limit = n;
+}
+
+void hs_search_set_total_max(long n)
+{
+    total_max = n;
 }
 
 /* ---------------------------------------------------------------- names and values */
@@ -491,18 +503,25 @@ struct tokenizer {
     Fts5Tokenizer *tok;
 };
 
-static int tokenizer_open(hs_db *db, struct tokenizer *t)
+/* The connection's FTS5 API (version 2 or later), or NULL. */
+static fts5_api *fts5_api_of(sqlite3 *h)
 {
     fts5_api *api = NULL;
     sqlite3_stmt *s = NULL;
-    void *ud = NULL;
-    memset(t, 0, sizeof(*t));
-    if (sqlite3_prepare_v2(hs_db_handle(db), "SELECT fts5(?1)", -1, &s, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(h, "SELECT fts5(?1)", -1, &s, NULL) == SQLITE_OK) {
         sqlite3_bind_pointer(s, 1, (void *)&api, "fts5_api_ptr", NULL);
         sqlite3_step(s);
     }
     sqlite3_finalize(s);
-    if (!api || api->iVersion < 2 || api->xFindTokenizer(api, "unicode61", &ud, &t->api) != 0)
+    return api && api->iVersion >= 2 ? api : NULL;
+}
+
+static int tokenizer_open(hs_db *db, struct tokenizer *t)
+{
+    void *ud = NULL;
+    memset(t, 0, sizeof(*t));
+    fts5_api *api = fts5_api_of(hs_db_handle(db));
+    if (!api || api->xFindTokenizer(api, "unicode61", &ud, &t->api) != 0)
         return -1;
     const char *args[] = {"remove_diacritics", "2"};
     if (t->api.xCreate(ud, args, 2, &t->tok) != SQLITE_OK)
@@ -868,6 +887,149 @@ char *hs_search_highlight(hs_db *db, const char *content, const char *q_content)
     return out;
 }
 
+/* ---------------------------------------------------------------- rebuilding */
+
+int hs_search_reindex_fn(hs_txn *txn, void *arg, hs_error *err)
+{
+    hs_db *db = hs_txn_db(txn);
+    sqlite3 *h = hs_db_handle(db);
+    /* The statements of migration 6 (HS_SEARCH_MIGRATION), after emptying both tables,
+     * then FTS5's 'optimize'. */
+    static const char sql[] =
+        "DELETE FROM message_search;"
+        "INSERT INTO message_fts (message_fts) VALUES ('delete-all');"
+        "INSERT INTO message_search (id, channel_id, guild_id, bot) SELECT m.id, m.channel_id, "
+        "c.guild_id, coalesce(u.bot, 0) != 0 FROM messages m LEFT JOIN channels c ON c.id = "
+        "m.channel_id LEFT JOIN users u ON u.id = m.author_id;"
+        "INSERT INTO message_fts (rowid, text, meta) SELECT m.id, m.content, " HS_SEARCH_META(
+            "m", "s") " FROM messages m JOIN message_search s ON s.id = m.id;"
+                      /* One segment: the bulk load leaves a dozen big segments at several levels,
+                       * and FTS5's incremental merges, run by every later message write, then
+                       * rewrite them a few pages at a time (1,450 messages/s into 10,000,000
+                       * against 7,700 after this, which took 13 s there; BENCHMARKS.md, Search). */
+                      "INSERT INTO message_fts (message_fts) VALUES ('optimize');";
+    if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return hs_error_set(err, HS_EIO, "reindexing: %s", sqlite3_errmsg(h));
+    if (arg) {
+        sqlite3_stmt *s = hs_db_stmt(db, "SELECT count(*) FROM message_search");
+        *(int64_t *)arg = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- relevance */
+
+/*
+ * hs_rank(message_fts, first, count): FTS5's bm25 (k1 = 1.2, b = 0.75, the score negated
+ * so that smaller is better) over phrases first .. first + count - 1, the `content` terms
+ * (build_match puts the scope token first, then the terms; the filter tokens after them
+ * weigh nothing, exactly as bm25(message_fts, 1.0, 0.0) weighs them). One difference: a
+ * term's document frequency is counted up to HS_SEARCH_TOTAL_MAX (total_max), so a term
+ * in more messages weighs as if it were in that many. bm25 counts every document of every phrase
+ * once per query, the guild token included: a walk over every message of the guild
+ * (100 ms a million) before the first row is scored.
+ */
+#define RANK_K1 1.2
+#define RANK_B 0.75
+
+struct rank_data {
+    int first, n;
+    double avgdl;
+    double *idf, *freq; /* n each */
+};
+
+static void rank_data_free(void *p)
+{
+    struct rank_data *d = p;
+    if (d) {
+        free(d->idf);
+        free(d->freq);
+    }
+    free(d);
+}
+
+static int rank_count_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *arg)
+{
+    int64_t *df = arg;
+    (void)api;
+    (void)fts;
+    /* SQLITE_DONE ends xQueryPhrase early without an error. */
+    return ++*df >= total_max ? SQLITE_DONE : SQLITE_OK;
+}
+
+static struct rank_data *rank_data_make(const Fts5ExtensionApi *api, Fts5Context *fts, int first,
+                                        int n)
+{
+    sqlite3_int64 rows = 0, tokens = 0;
+    int nphrase = api->xPhraseCount(fts);
+    if (first < 0 || n < 0 || first + n > nphrase || api->xRowCount(fts, &rows) != SQLITE_OK ||
+        api->xColumnTotalSize(fts, -1, &tokens) != SQLITE_OK)
+        return NULL;
+    struct rank_data *d = hs_xcalloc(1, sizeof(*d));
+    d->first = first;
+    d->n = n;
+    d->avgdl = rows > 0 && tokens > 0 ? (double)tokens / (double)rows : 1.0;
+    d->idf = hs_xcalloc((size_t)n + 1, sizeof(double));
+    d->freq = hs_xcalloc((size_t)n + 1, sizeof(double));
+    for (int i = 0; i < n; i++) {
+        int64_t df = 0;
+        if (api->xQueryPhrase(fts, first + i, &df, rank_count_cb) != SQLITE_OK) {
+            rank_data_free(d);
+            return NULL;
+        }
+        double idf = log(((double)rows - (double)df + 0.5) / ((double)df + 0.5));
+        d->idf[i] = idf > 0.0 ? idf : 1e-6; /* as bm25: a very common term still counts */
+    }
+    return d;
+}
+
+static void rank_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
+                    sqlite3_value **val)
+{
+    struct rank_data *d = api->xGetAuxdata(fts, 0);
+    if (!d) {
+        d = nval == 2
+                ? rank_data_make(api, fts, sqlite3_value_int(val[0]), sqlite3_value_int(val[1]))
+                : NULL;
+        if (!d || api->xSetAuxdata(fts, d, rank_data_free) != SQLITE_OK) {
+            sqlite3_result_error(ctx, "hs_rank: bad arguments or FTS5 error", -1);
+            return;
+        }
+    }
+    int ninst = 0, dl = 0;
+    memset(d->freq, 0, (size_t)d->n * sizeof(double));
+    if (api->xInstCount(fts, &ninst) != SQLITE_OK || api->xColumnSize(fts, -1, &dl) != SQLITE_OK) {
+        sqlite3_result_error(ctx, "hs_rank: FTS5 error", -1);
+        return;
+    }
+    for (int i = 0; i < ninst; i++) {
+        int ip, ic, io;
+        if (api->xInst(fts, i, &ip, &ic, &io) == SQLITE_OK && ic == 0 && ip >= d->first &&
+            ip < d->first + d->n)
+            d->freq[ip - d->first] += 1.0;
+    }
+    double score = 0.0;
+    for (int i = 0; i < d->n; i++)
+        score += d->idf[i] * (d->freq[i] * (RANK_K1 + 1.0)) /
+                 (d->freq[i] + RANK_K1 * (1.0 - RANK_B + RANK_B * (double)dl / d->avgdl));
+    sqlite3_result_double(ctx, -score);
+}
+
+/* Prepares sql, which calls hs_rank, registering hs_rank on this connection first if it
+ * has not been yet (FTS5 auxiliary functions are per connection). */
+static int prepare_ranked(sqlite3 *h, const char *sql, sqlite3_stmt **s)
+{
+    if (sqlite3_prepare_v2(h, sql, -1, s, NULL) == SQLITE_OK)
+        return SQLITE_OK;
+    sqlite3_finalize(*s);
+    *s = NULL;
+    fts5_api *api = fts5_api_of(h);
+    if (!api || api->xCreateFunction(api, "hs_rank", NULL, rank_fn, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    return sqlite3_prepare_v2(h, sql, -1, s, NULL);
+}
+
 /* ---------------------------------------------------------------- running a query */
 
 /* Which channels the searcher may read, decided once per channel per query. */
@@ -937,16 +1099,19 @@ static void bind_range(struct search_ctx *c, sqlite3_stmt *s, const char *match)
     hs_bind_id(s, 3, c->hi);
 }
 
-static int fts_count(struct search_ctx *c, const char *match, int64_t *n, hs_error *err)
+/* The hits of match, counted up to max: FTS5 stops walking the doclists there. */
+static int fts_count(struct search_ctx *c, const char *match, int64_t max, int64_t *n,
+                     hs_error *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = prepare(c,
-                     "SELECT count(*) FROM message_fts WHERE message_fts MATCH ?1 AND rowid > ?2 "
-                     "AND rowid < ?3",
+                     "SELECT count(*) FROM (SELECT rowid FROM message_fts WHERE message_fts MATCH "
+                     "?1 AND rowid > ?2 AND rowid < ?3 LIMIT ?4)",
                      &s, err);
     if (rc < 0)
         return rc;
     bind_range(c, s, match);
+    sqlite3_bind_int64(s, 4, max);
     if (sqlite3_step(s) == SQLITE_ROW)
         *n = sqlite3_column_int64(s, 0);
     else
@@ -976,7 +1141,7 @@ static int channels_of_hits(struct search_ctx *c, const char *match, hs_error *e
     return rc;
 }
 
-/* Step 2, many hits: the scope's channels; the hits of each hidden one are counted. */
+/* Step 2, many hits: the scope's channels; whether each hidden one holds a hit at all. */
 static int channels_of_scope(struct search_ctx *c, const char *match, hs_error *err)
 {
     sqlite3_stmt *s = NULL;
@@ -1007,7 +1172,7 @@ static int channels_of_scope(struct search_ctx *c, const char *match, hs_error *
         if (e->visible)
             continue;
         char *m = hs_xasprintf("(%s) AND meta:\"c%" PRIu64 "\"", match, ids[i]);
-        rc = fts_count(c, m, &e->hits, err);
+        rc = fts_count(c, m, 1, &e->hits, err);
         free(m);
     }
     free(ids);
@@ -1038,11 +1203,12 @@ static const char *const page_sql[2][2] = {
      "ORDER BY rowid DESC LIMIT ?5 OFFSET ?6",
      "SELECT rowid FROM message_fts WHERE message_fts MATCH ?1 AND rowid > ?2 AND rowid < ?3 "
      "ORDER BY rowid ASC LIMIT ?5 OFFSET ?6"},
-    /* relevance (bm25 over `text` only, the newest ?4 hits): most relevant first, last */
-    {"SELECT rowid FROM (SELECT rowid, bm25(message_fts, 1.0, 0.0) AS score FROM message_fts "
+    /* relevance (hs_rank over the content terms, the newest ?4 hits): most relevant first,
+     * last */
+    {"SELECT rowid FROM (SELECT rowid, hs_rank(message_fts, 1, ?7) AS score FROM message_fts "
      "WHERE message_fts MATCH ?1 AND rowid > ?2 AND rowid < ?3 ORDER BY rowid DESC LIMIT ?4) "
      "ORDER BY score ASC, rowid DESC LIMIT ?5 OFFSET ?6",
-     "SELECT rowid FROM (SELECT rowid, bm25(message_fts, 1.0, 0.0) AS score FROM message_fts "
+     "SELECT rowid FROM (SELECT rowid, hs_rank(message_fts, 1, ?7) AS score FROM message_fts "
      "WHERE message_fts MATCH ?1 AND rowid > ?2 AND rowid < ?3 ORDER BY rowid DESC LIMIT ?4) "
      "ORDER BY score DESC, rowid ASC LIMIT ?5 OFFSET ?6"},
 };
@@ -1095,11 +1261,15 @@ static int read_page(struct search_ctx *c, const char *match, const struct terms
 {
     const struct hs_search_query *q = c->q;
     sqlite3_stmt *s = NULL;
-    int rc =
-        prepare(c, page_sql[q->sort_by == HS_SEARCH_SORT_RELEVANCE][q->sort_asc != 0], &s, err);
-    if (rc < 0)
+    int relevance = q->sort_by == HS_SEARCH_SORT_RELEVANCE, rc = 0;
+    const char *sql = page_sql[relevance][q->sort_asc != 0];
+    if (relevance && prepare_ranked(c->h, sql, &s) != SQLITE_OK)
+        return sql_error(c, err);
+    if (!relevance && (rc = prepare(c, sql, &s, err)) < 0)
         return rc;
     bind_range(c, s, match);
+    if (relevance)
+        sqlite3_bind_int(s, 7, (int)ts->n); /* the terms follow the scope token (build_match) */
     sqlite3_bind_int(s, 4, HS_SEARCH_RELEVANCE_WINDOW);
     sqlite3_bind_int(s, 5, q->limit);
     sqlite3_bind_int(s, 6, q->offset);
@@ -1170,17 +1340,30 @@ static int run(struct search_ctx *c, json_t *resp, hs_error *err)
     if (!match || c->lo >= c->hi)
         goto out_tk;
 
-    rc = fts_count(c, match, &n, err);
+    /* Steps 1-2: few hits are grouped by channel, exactly; past small_limit the count
+     * stops and the scope's channels are asked instead. */
+    rc = fts_count(c, match, small_limit + 1, &n, err);
     if (rc == 0 && n > 0)
         rc = n <= small_limit ? channels_of_hits(c, match, err) : channels_of_scope(c, match, err);
     if (rc < 0 || n == 0)
         goto out_tk;
-    total = n;
-    for (size_t i = 0; i < c->nvis; i++)
-        if (!c->vis[i].visible && c->vis[i].hits > 0)
-            total -= c->vis[i].hits;
     vmatch = visible_match(c, match);
-    if (total > 0 && q->offset < total)
+    if (n <= small_limit) {
+        total = n;
+        for (size_t i = 0; i < c->nvis; i++)
+            if (!c->vis[i].visible && c->vis[i].hits > 0)
+                total -= c->vis[i].hits;
+        if (total > total_max)
+            total = total_max;
+    } else {
+        /* The visible hits, up to total_max: hidden channels are outside vmatch, so they
+         * can neither be counted nor stop the count early. */
+        rc = fts_count(c, vmatch, total_max, &total, err);
+        if (rc < 0)
+            goto out_tk;
+    }
+    /* A capped total may be below offset while hits remain: the page is read regardless. */
+    if (total > 0)
         rc = read_page(c, vmatch, ts, &tk, messages, threads, members, err);
 out_tk:
     terms_release(ts);

@@ -17,9 +17,9 @@
  * The index itself is kept by SQLite triggers created by HS_SEARCH_MIGRATION (a migration
  * of hs_schema.c), so it changes in the same transaction as the message it indexes.
  *
- * Reads take the calling thread's hs_db (any thread). Queries can be slow for very common
- * words on large guilds (they count every visible hit): the client API runs them on the
- * pool. Nothing here writes.
+ * Reads take the calling thread's hs_db (any thread). Queries can take a fraction of a
+ * second on large guilds (a phrase of common words, relevance): the client API runs them
+ * on the pool. Nothing here writes except hs_search_reindex_fn (a write function).
  */
 #ifndef HS_SEARCH_H
 #define HS_SEARCH_H
@@ -30,6 +30,7 @@
 
 #include "hs_error.h"
 #include "hs_store.h"
+#include "hs_writer.h"
 
 /* Limits (Discord's, spec/rest-search.md §2). */
 #define HS_SEARCH_CONTENT_MAX 1024 /* code points of `content` */
@@ -42,6 +43,9 @@
 /* Relevance ranks (bm25) the newest this-many visible hits: every page a client can reach
  * (offset + limit <= 10,000) lies inside it. */
 #define HS_SEARCH_RELEVANCE_WINDOW 10000
+/* total_results counts the visible hits up to this many, then stops: every page a client
+ * can reach lies below it, and a bounded count keeps a very common word cheap. */
+#define HS_SEARCH_TOTAL_MAX 10000
 
 /* `has` values (bits). Sticker, poll and snapshot have no stored data yet: has:X matches
  * nothing, has:-X everything. */
@@ -160,13 +164,24 @@ char *hs_search_highlight(hs_db *db, const char *content, const char *q_content)
 /*
  * Runs q for user_id in guild_id (channel_id 0) or in channel_id (guild_id 0), returning
  * the response {total_results, messages: [[message]], threads, members,
- * doing_deep_historical_index} in *out (new reference). Errors: HS_R_UNKNOWN_GUILD /
- * HS_R_UNKNOWN_CHANNEL, HS_R_MISSING_ACCESS (not a member / recipient, or no VIEW_CHANNEL
- * on the channel), HS_R_MISSING_PERMISSIONS (no READ_MESSAGE_HISTORY on the channel),
- * HS_R_FORM for bad content.
+ * doing_deep_historical_index} in *out (new reference). total_results is the number of
+ * hits user_id may read, or HS_SEARCH_TOTAL_MAX when there are more. Errors:
+ * HS_R_UNKNOWN_GUILD / HS_R_UNKNOWN_CHANNEL, HS_R_MISSING_ACCESS (not a member /
+ * recipient, or no VIEW_CHANNEL on the channel), HS_R_MISSING_PERMISSIONS (no
+ * READ_MESSAGE_HISTORY on the channel), HS_R_FORM for bad content.
  */
 int hs_search_run(hs_db *db, uint64_t user_id, uint64_t guild_id, uint64_t channel_id,
                   const struct hs_search_query *q, json_t **out, hs_error *err);
+
+/*
+ * Write: rebuilds the index from the messages table: empties message_fts and
+ * message_search, then indexes every message as migration 6 did and merges the index
+ * into one segment (FTS5 'optimize'), in one transaction: far cheaper per message than
+ * the triggers' row-at-a-time writes. For a corpus loaded with the triggers dropped
+ * (bench/search.sh) and for repair; the triggers themselves are neither created nor dropped. arg:
+ * an int64_t * that receives the number of messages indexed, or NULL.
+ */
+int hs_search_reindex_fn(hs_txn *txn, void *arg, hs_error *err);
 
 /*
  * For tests and benchmarks (not thread-safe; call before searching): above n hits the
@@ -174,6 +189,8 @@ int hs_search_run(hs_db *db, uint64_t user_id, uint64_t guild_id, uint64_t chann
  * (hs_search.c DESIGN). Default 4096.
  */
 void hs_search_set_small_limit(long n);
+/* For tests (same rules): total_results stops at n instead of HS_SEARCH_TOTAL_MAX. */
+void hs_search_set_total_max(long n);
 
 /* ---- The index (hs_schema.c migration 6). A shipped migration: never edit this. ---- */
 

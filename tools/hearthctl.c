@@ -4,7 +4,8 @@
  *   hearthctl --data-dir DIR bot create NAME [--owner USERNAME]   prints the bot's token
  *   hearthctl --data-dir DIR bot reset APP_ID                     prints a new token
  *   hearthctl --data-dir DIR seed messages --channel ID --author ID --count N
- *             [--vocab zipf [--seed S]]
+ *             [--vocab zipf [--seed S]] [--batch N]
+ *   hearthctl --data-dir DIR search reindex                       rebuilds the search index
  *
  * It opens the database through the core, as hearthd does, and may run beside a running
  * hearthd (SQLite serialises the two writers). Its ids use snowflake process id 31 so they
@@ -13,10 +14,12 @@
 #include "hs_accounts.h"
 #include "hs_core.h"
 #include "hs_messages.h"
+#include "hs_search.h"
 #include "hs_time.h"
 #include "hs_util.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +31,8 @@ static int usage(void)
             "usage: hearthctl --data-dir DIR bot create NAME [--owner USERNAME]\n"
             "       hearthctl --data-dir DIR bot reset APP_ID\n"
             "       hearthctl --data-dir DIR seed messages --channel ID --author ID --count N\n"
-            "                 [--vocab zipf [--seed S]]\n");
+            "                 [--vocab zipf [--seed S]] [--batch N]\n"
+            "       hearthctl --data-dir DIR search reindex\n");
     return 2;
 }
 
@@ -87,15 +91,6 @@ static int bot_reset(hs_core *core, const char *app)
     sodium_memzero(&reset, sizeof(reset));
     return 0;
 }
-
-struct seed_op {
-    uint64_t channel_id, author_id;
-    int count;
-    int max_chars;
-    uint64_t first;
-    int zipf;      /* --vocab zipf: varied text (seed_zipf_text) instead of one template */
-    uint64_t seed; /* --seed: the text generator's seed */
-};
 
 /*
  * --vocab zipf, for the search benchmark (bench/search.sh): messages of 6-14 words drawn
@@ -161,52 +156,122 @@ static void seed_zipf_text(uint64_t n, uint64_t seed, char *out, size_t size)
         snprintf(out + len, size - len, " https://example.com/%" PRIu64, n);
 }
 
-/* One transaction of count messages, each through the same write as POST .../messages. */
-static int seed_fn(hs_txn *txn, void *arg, hs_error *err)
-{
-    struct seed_op *op = arg;
+/*
+ * Seeding submits one write per message, exactly the write of POST .../messages, and lets
+ * the writer group them as it groups a busy server's (up to commit-max-batch writes a
+ * transaction, each in its own SAVEPOINT; seed_messages raises the batch to --batch).
+ * One write of thousands of messages would not measure the real path: SQLite's in-memory
+ * statement journal grows with everything the enclosing savepoint touched and is walked
+ * from its start at the end of every statement that has triggers, which made a bulk seed
+ * with the search index quadratic in the batch (BENCHMARKS.md, Search).
+ *
+ * A ring of 2 * batch slots is in flight; the writer completes writes in order, so slot
+ * i % ring is free once `completed` passed i - ring.
+ */
+struct seed_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t completed;
+    int rc;
+    hs_error err;
+};
+
+struct seed_slot {
+    struct seed_state *st;
+    struct hs_msg_create m;
     char content[256];
-    for (int i = 0; i < op->count; i++) {
-        if (op->zipf)
-            seed_zipf_text(op->first + (uint64_t)i, op->seed, content, sizeof(content));
-        else
-            snprintf(content, sizeof(content), "seed message %" PRIu64 " of the benchmark corpus",
-                     op->first + (uint64_t)i);
-        struct hs_msg_create m = {.channel_id = op->channel_id,
-                                  .author_id = op->author_id,
-                                  .content = content,
-                                  .max_chars = op->max_chars};
-        int rc = hs_msg_create_fn(txn, &m, err);
-        json_decref(m.message);
-        if (rc < 0)
-            return rc;
+};
+
+static int seed_write(hs_txn *txn, void *arg, hs_error *err)
+{
+    struct seed_slot *slot = arg;
+    return hs_msg_create_fn(txn, &slot->m, err);
+}
+
+static void seed_done(void *arg, int rc, const hs_error *err)
+{
+    struct seed_slot *slot = arg;
+    struct seed_state *st = slot->st;
+    json_decref(slot->m.message);
+    slot->m.message = NULL;
+    pthread_mutex_lock(&st->mu);
+    if (rc < 0 && st->rc == 0) {
+        st->rc = rc;
+        st->err = *err;
     }
-    return 0;
+    st->completed++;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Waits until at least n writes completed; returns the first failure's code or 0. */
+static int seed_wait(struct seed_state *st, uint64_t n)
+{
+    pthread_mutex_lock(&st->mu);
+    while (st->completed < n)
+        pthread_cond_wait(&st->cv, &st->mu);
+    int rc = st->rc;
+    pthread_mutex_unlock(&st->mu);
+    return rc;
 }
 
 static int seed_messages(hs_core *core, int argc, char **argv)
 {
     const char *ch = opt(argc, argv, "--channel"), *au = opt(argc, argv, "--author");
     const char *cnt = opt(argc, argv, "--count");
-    struct seed_op op = {.max_chars = hs_core_config(core)->message_max_chars};
-    uint64_t total;
-    hs_error err;
     const char *vocab = opt(argc, argv, "--vocab"), *seed = opt(argc, argv, "--seed");
-    if (!ch || !au || !cnt || hs_parse_u64(ch, &op.channel_id) < 0 ||
-        hs_parse_u64(au, &op.author_id) < 0 || hs_parse_u64(cnt, &total) < 0 ||
-        (vocab && strcmp(vocab, "zipf") != 0) || (seed && hs_parse_u64(seed, &op.seed) < 0))
+    uint64_t channel_id, author_id, total, seed_v = 0;
+    if (!ch || !au || !cnt || hs_parse_u64(ch, &channel_id) < 0 ||
+        hs_parse_u64(au, &author_id) < 0 || hs_parse_u64(cnt, &total) < 0 ||
+        (vocab && strcmp(vocab, "zipf") != 0) || (seed && hs_parse_u64(seed, &seed_v) < 0))
         return usage();
-    op.zipf = vocab != NULL;
-    uint64_t start = hs_mono_ns();
-    for (uint64_t done = 0; done < total;) {
-        op.count = (int)(total - done < 10000 ? total - done : 10000);
-        op.first = done;
-        if (hs_writer_run(hs_core_writer(core), seed_fn, &op, &err) < 0)
-            return fail(&err);
-        done += (uint64_t)op.count;
+    int max_chars = hs_core_config(core)->message_max_chars;
+    size_t ring = 2 * (size_t)hs_core_config(core)->commit_max_batch;
+    struct seed_slot *slots = hs_xcalloc(ring, sizeof(*slots));
+    struct seed_state st = {.rc = 0};
+    pthread_mutex_init(&st.mu, NULL);
+    pthread_cond_init(&st.cv, NULL);
+    uint64_t start = hs_mono_ns(), i;
+    int rc = 0;
+    for (i = 0; i < total; i++) {
+        if (i >= ring && (rc = seed_wait(&st, i - ring + 1)) < 0)
+            break;
+        struct seed_slot *slot = &slots[i % ring];
+        if (vocab)
+            seed_zipf_text(i, seed_v, slot->content, sizeof(slot->content));
+        else
+            snprintf(slot->content, sizeof(slot->content),
+                     "seed message %" PRIu64 " of the benchmark corpus", i);
+        slot->st = &st;
+        slot->m = (struct hs_msg_create){.channel_id = channel_id,
+                                         .author_id = author_id,
+                                         .content = slot->content,
+                                         .max_chars = max_chars};
+        hs_writer_submit(hs_core_writer(core), seed_write, seed_done, slot);
     }
+    /* Every submitted write must complete before the slots go away. */
+    int last = seed_wait(&st, i);
+    rc = rc < 0 ? rc : last;
     double secs = (double)(hs_mono_ns() - start) / 1e9;
-    fprintf(stderr, "seeded %" PRIu64 " messages in %.1f s\n", total, secs);
+    if (rc == 0)
+        fprintf(stderr, "seeded %" PRIu64 " messages in %.1f s\n", total, secs);
+    else
+        fail(&st.err);
+    pthread_cond_destroy(&st.cv);
+    pthread_mutex_destroy(&st.mu);
+    free(slots);
+    return rc < 0 ? 1 : 0;
+}
+
+static int search_reindex(hs_core *core)
+{
+    hs_error err;
+    int64_t n = 0;
+    uint64_t start = hs_mono_ns();
+    if (hs_writer_run(hs_core_writer(core), hs_search_reindex_fn, &n, &err) < 0)
+        return fail(&err);
+    fprintf(stderr, "indexed %" PRId64 " messages in %.1f s\n", n,
+            (double)(hs_mono_ns() - start) / 1e9);
     return 0;
 }
 
@@ -226,7 +291,12 @@ int main(int argc, char **argv)
         return 1;
     hs_config_init(&cfg);
     if (hs_config_set(&cfg, "data-dir", dir, &err) < 0 ||
-        hs_config_set(&cfg, "process-id", "31", &err) < 0) {
+        hs_config_set(&cfg, "process-id", "31", &err) < 0 ||
+        /* Seeding: transactions of up to --batch messages (seed_messages). */
+        (strcmp(argv[first], "seed") == 0 &&
+         hs_config_set(&cfg, "commit-max-batch",
+                       opt(argc, argv, "--batch") ? opt(argc, argv, "--batch") : "10000",
+                       &err) < 0)) {
         hs_config_release(&cfg);
         return fail(&err);
     }
@@ -241,6 +311,8 @@ int main(int argc, char **argv)
         rc = bot_reset(core, argv[first + 2]);
     else if (strcmp(noun, "seed") == 0 && strcmp(verb, "messages") == 0)
         rc = seed_messages(core, argc, argv);
+    else if (strcmp(noun, "search") == 0 && strcmp(verb, "reindex") == 0)
+        rc = search_reindex(core);
     else
         rc = usage();
     hs_core_close(core);

@@ -23,7 +23,7 @@ import sqlite3
 import pytest
 
 from harness import (Api, DISCORD_EPOCH_MS, assert_snowflake, describe, err, form_err,
-                     new_user, ok)
+                     hearthctl, new_user, ok)
 
 UNKNOWN_ID = "999999999999999999"
 VIEW_CHANNEL = 1 << 10
@@ -380,6 +380,33 @@ def test_hidden_channel_never_leaks(alice, bot, guild):
     assert found(bot, g, content="narwhal") == (1, [seen["id"]])
     err(bot.get(f"/channels/{hidden}/messages/search", params={"content": "narwhal"}), 403,
         50013)
+
+
+def test_total_stops_at_10000_and_never_counts_hidden_hits(server, alice):
+    """spec/rest-search.md §3, §7: total_results is exact up to 10,000, then 10000; a
+    hidden channel's hits neither count nor make the count stop early."""
+    g = alice.create_guild("Big Guild")["id"]
+    member = make_bot(alice, g, "Big Bot")
+    visible = alice.create_channel(g, "open")["id"]
+    hidden = alice.create_channel(g, "vault")["id"]
+    # 10,010 messages in #vault through the write of POST .../messages (hearthctl seed:
+    # "seed message N of the benchmark corpus"), three more in #open.
+    hearthctl("--data-dir", str(server.data_dir), "seed", "messages", "--channel", hidden,
+              "--author", alice.user_id, "--count", "10010", timeout=300)
+    shown = [alice.send(visible, f"benchmark corpus open {i}")["id"] for i in range(3)]
+    deny_everyone(alice, g, hidden, VIEW_CHANNEL)
+    # The owner reads #vault: 10,013 hits, counted to 10,000; the last reachable page is full.
+    body = ok(search(alice, g, content="benchmark"))
+    assert body["total_results"] == 10000
+    assert [m[0]["id"] for m in body["messages"][:3]] == shown[::-1]
+    assert len(ok(search(alice, g, content="benchmark", offset=9975))["messages"]) == 25
+    # Below the cap the count is exact.
+    assert found(alice, g, content="open") == (3, shown[::-1])
+    assert found(alice, g, content="benchmark", channel_id=visible) == (3, shown[::-1])
+    # The member cannot read #vault: only the three, although 10,010 hidden hits match.
+    assert found(member, g, content="benchmark") == (3, shown[::-1])
+    assert found(member, g, content="seed") == (0, [])
+    assert found(member, g, content="benchmark", offset=3) == (3, [])
 
 
 def test_dm_search_and_dm_leaks(server, alice, bot, guild):

@@ -234,6 +234,7 @@ static int teardown(void **state)
     tk_core_close(fx->core, &fx->cfg, fx->dir);
     free(fx);
     hs_search_set_small_limit(4096);
+    hs_search_set_total_max(HS_SEARCH_TOTAL_MAX);
     return 0;
 }
 
@@ -894,6 +895,142 @@ static void test_migration_backfill(void **state)
     query_free(q);
 }
 
+/* total_results stops at the cap; hidden hits neither count nor make it stop early. */
+static void test_total_cap(void **state)
+{
+    struct fx *fx = *state;
+    uint64_t secret = add_channel(fx, fx->guild, 0, "secret", 0);
+    tk_sql(fx->core,
+           "INSERT INTO overwrites (channel_id, target_id, type, allow, deny) VALUES (%" PRIu64
+           ", %" PRIu64 ", 0, 0, %" PRIu64 ")",
+           secret, fx->guild, (uint64_t)HS_PERM_VIEW_CHANNEL);
+    uint64_t hay[5], needle[2], hidden[6];
+    for (int i = 0; i < 6; i++)
+        hidden[i] = post(fx, secret, fx->owner, "needle haystack hidden");
+    for (int i = 0; i < 2; i++)
+        needle[i] = post(fx, fx->chan, fx->owner, "needle visible");
+    for (int i = 0; i < 5; i++)
+        hay[i] = post(fx, fx->chan, fx->owner, "haystack visible");
+    struct hs_search_query *n = query("needle"), *h = query("haystack visible");
+    for (int path = 0; path < 2; path++) {
+        hs_search_set_small_limit(path ? 0 : 4096);
+        /* Under the cap: exact, visible hits only. */
+        hs_search_set_total_max(100);
+        EXPECT(fx, fx->member, n, 2, needle[1], needle[0]);
+        EXPECT(fx, fx->member, h, 5, hay[4], hay[3], hay[2], hay[1], hay[0]);
+        EXPECT(fx, fx->owner, n, 8, needle[1], needle[0], hidden[5], hidden[4], hidden[3],
+               hidden[2], hidden[1], hidden[0]);
+        /* At a cap of 3: the six hidden hits do not reach it for the member... */
+        hs_search_set_total_max(3);
+        EXPECT(fx, fx->member, n, 2, needle[1], needle[0]);
+        /* ... five visible ones do, and every page is still served. */
+        EXPECT(fx, fx->member, h, 3, hay[4], hay[3], hay[2], hay[1], hay[0]);
+        EXPECT(fx, fx->owner, n, 3, needle[1], needle[0], hidden[5], hidden[4], hidden[3],
+               hidden[2], hidden[1], hidden[0]);
+        h->offset = 3;
+        EXPECT(fx, fx->member, h, 3, hay[1], hay[0]);
+        h->offset = 5;
+        EXPECT(fx, fx->member, h, 3, );
+        h->offset = 0;
+        /* A cap equal to the visible hits is exact. */
+        hs_search_set_total_max(5);
+        EXPECT(fx, fx->member, h, 5, hay[4], hay[3], hay[2], hay[1], hay[0]);
+    }
+    query_free(n);
+    query_free(h);
+}
+
+/* Relevance ranks as FTS5's bm25(message_fts, 1.0, 0.0) would, the filter tokens weighing
+ * nothing, while no term is in more than HS_SEARCH_TOTAL_MAX messages. */
+static void test_relevance_is_bm25(void **state)
+{
+    struct fx *fx = *state;
+    static const char *const words[] = {"common", "rare", "middle", "other"};
+    for (int i = 0; i < 60; i++) {
+        char c[160] = "";
+        /* Term frequencies and lengths vary; "common" is in 5/6 of the messages, "rare" in
+         * 1/7, "middle" in 1/3. */
+        for (int w = 0; w < 4; w++) {
+            int reps = w == 0   ? (i % 6 != 0) * (1 + i % 3)
+                       : w == 1 ? (i % 7 == 0) * (1 + i % 2)
+                       : w == 2 ? (i % 3 == 0)
+                                : 1 + i % 5;
+            for (int r = 0; r < reps; r++) {
+                strcat(c, words[w]);
+                strcat(c, " ");
+            }
+        }
+        post(fx, i % 2 ? fx->chan : add_channel(fx, fx->guild, 0, "more", 0), fx->owner, c);
+    }
+    static const char *const queries[] = {"common", "common rare", "common middle",
+                                          "rare middle other", "\"common common\" other"};
+    for (size_t k = 0; k < HS_ARRAY_LEN(queries); k++) {
+        struct hs_search_query *q = query(queries[k]);
+        q->sort_by = HS_SEARCH_SORT_RELEVANCE;
+        /* The order bm25 gives, read straight from the index. */
+        char *m = match_of(fx, q, fx->guild, 0);
+        sqlite3_stmt *s = NULL;
+        assert_int_equal(sqlite3_prepare_v2(hs_db_handle(tk_rdb(fx->core)),
+                                            "SELECT rowid FROM message_fts WHERE message_fts "
+                                            "MATCH ?1 ORDER BY bm25(message_fts, 1.0, 0.0) ASC, "
+                                            "rowid DESC LIMIT 25",
+                                            -1, &s, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(s, 1, m, -1, SQLITE_STATIC);
+        uint64_t want[25];
+        size_t n = 0;
+        while (sqlite3_step(s) == SQLITE_ROW)
+            want[n++] = (uint64_t)sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        assert_true(n > 1);
+        json_t *r = search_as(fx, fx->owner, fx->guild, 0, q);
+        uint64_t got[25];
+        int64_t total;
+        size_t k2 = hits(r, got, 25, &total);
+        json_decref(r);
+        assert_int_equal(k2, n);
+        for (size_t i = 0; i < n; i++)
+            if (got[i] != want[i])
+                fail_msg("'%s': hit %zu is %" PRIu64 ", bm25 says %" PRIu64, queries[k], i, got[i],
+                         want[i]);
+        free(m);
+        query_free(q);
+    }
+}
+
+/* hs_search_reindex_fn rebuilds an emptied or stale index from the messages. */
+static void test_reindex(void **state)
+{
+    struct fx *fx = *state;
+    uint64_t a = post(fx, fx->chan, fx->owner, "older history");
+    uint64_t b = post(fx, fx->chan, fx->bot, "older bot history");
+    /* Written while the triggers are away (a bulk load): not indexed... */
+    tk_sql(fx->core, "DROP TRIGGER message_search_insert");
+    uint64_t c = post(fx, fx->chan, fx->member, "newer history");
+    struct hs_search_query *q = query("history");
+    EXPECT(fx, fx->owner, q, 2, b, a);
+    /* ... and a stale row the index still has (its message gone without the trigger). */
+    tk_sql(fx->core, "DROP TRIGGER message_search_delete; DELETE FROM messages WHERE id = %" PRIu64,
+           a);
+    EXPECT(fx, fx->owner, q, 2, b); /* the page skips it; the count does not */
+    int64_t n = -1;
+    hs_error err;
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_search_reindex_fn, &n, &err), 0);
+    assert_int_equal(n, 2);
+    EXPECT(fx, fx->owner, q, 2, c, b);
+    q->author_types = HS_AUTHOR_BOT;
+    EXPECT(fx, fx->owner, q, 1, b);
+    q->author_types = 0;
+    q->author_ids[q->n_authors++] = fx->member;
+    EXPECT(fx, fx->owner, q, 1, c);
+    query_free(q);
+    /* Twice is the same as once; NULL arg is allowed. */
+    assert_int_equal(hs_writer_run(hs_core_writer(fx->core), hs_search_reindex_fn, NULL, &err), 0);
+    q = query("history");
+    EXPECT(fx, fx->owner, q, 2, c, b);
+    query_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -910,6 +1047,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_backfill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_total_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reindex, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relevance_is_bm25, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
