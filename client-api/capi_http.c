@@ -195,6 +195,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->state == REQ_READY)
         return send_response(req);
 
+    if (atomic_load(&srv->stopping)) {
+        capi_respond_code(req, 503, 0, "The server is shutting down.");
+        capi_add_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+        capi_add_header(req, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        return send_response(req);
+    }
     if (strcmp(url, "/gateway") == 0) {
         capi_ws_upgrade(req);
     } else if (strcmp(url, "/healthz") == 0) {
@@ -355,6 +361,7 @@ int capi_server_new(capi_server **out, hs_core *core, hs_error *err)
     srv->core = core;
     srv->cfg = cfg;
     atomic_init(&srv->suspended, 0);
+    atomic_init(&srv->stopping, 0);
     atomic_init(&srv->buffered, 0);
     /* Before the daemon starts: its threads read these from the first request on. */
     srv->ratelimit = capi_ratelimit_new(cfg);
@@ -394,11 +401,13 @@ void capi_server_free(capi_server *srv)
 {
     if (!srv)
         return;
-    MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
-    if (ls != MHD_INVALID_SOCKET)
-        close(ls);
-    /* Requests in flight finish (their writes commit and their responses go out) before
-     * the daemon stops: stopping with suspended connections would drop them. */
+    /* New requests are refused (503) while those in flight finish (their writes commit and
+     * their responses go out) before the daemon stops: stopping with suspended connections
+     * would drop them. (Not MHD_quiesce_daemon: with a thread pool it races the worker
+     * threads, which take the listen socket out of their epoll sets themselves once they
+     * see the daemon quiesced, and then aborts the process: "Failed to remove listen FD
+     * from epoll set".) */
+    atomic_store(&srv->stopping, 1);
     for (int i = 0; i < 3000 && atomic_load(&srv->suspended) > 0; i++)
         usleep(10000);
     MHD_stop_daemon(srv->daemon);

@@ -30,6 +30,7 @@ struct capi_server {
     capi_ratelimit *ratelimit;
     atomic_int suspended;   /* requests waiting on the writer or the pool */
     atomic_size_t buffered; /* bytes of request bodies held by all requests */
+    atomic_int stopping;    /* shutting down: new requests are answered 503 */
     int port;
 };
 
