@@ -79,7 +79,9 @@ static const struct cfg_row rows[] = {
     {"gateway-replay-events", CFG_INT, OFF(gateway_replay_events), "1000", 1, 1000000, NULL,
      "dispatches kept per gateway session for RESUME"},
     {"gateway-max-queued-bytes", CFG_INT, OFF(gateway_max_queued_bytes), "4194304", 65536, 1 << 30,
-     NULL, "bytes queued to one slow gateway client before it is closed (resumable)"},
+     NULL,
+     "bytes of dispatches a gateway session keeps (for RESUME and for a slow reader); a "
+     "client that has not been sent what would drop out is closed"},
     /* HTTP rate limits (spec/rest-ratelimits.md); a limit of 0 means none. */
     {"ratelimit-enabled", CFG_INT, OFF(ratelimit_enabled), "1", 0, 1, NULL,
      "1: apply the HTTP rate limits below; 0: none at all"},
