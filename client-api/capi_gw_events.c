@@ -203,15 +203,7 @@ static int hears(capi_gateway *gw, const struct route *r, hs_event *ev, struct g
 static struct gw_body *dm_body_for(hs_event *ev, uint64_t viewer)
 {
     json_t *copy = json_deep_copy(ev->data);
-    json_t *list = json_object_get(copy, "recipients");
-    for (size_t i = 0; i < json_array_size(list);) {
-        uint64_t id = 0;
-        hs_parse_u64(json_string_value(json_object_get(json_array_get(list, i), "id")), &id);
-        if (id == viewer)
-            json_array_remove(list, i);
-        else
-            i++;
-    }
+    hs_dm_view_for(copy, viewer);
     struct gw_body *b = body_of(ev->type, copy);
     json_decref(copy);
     return b;

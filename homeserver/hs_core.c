@@ -24,7 +24,7 @@ struct hs_core {
     pthread_t keeper;
     pthread_mutex_t keeper_lock;
     pthread_cond_t keeper_wake;
-    int keeper_stop;
+    int keeper_stop, keeper_started;
     hs_snowflake_gen ids;
 };
 
@@ -104,8 +104,6 @@ int hs_core_open(hs_core **out, const hs_config *cfg, hs_error *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&core->keeper_wake, &ca);
     pthread_condattr_destroy(&ca);
-    if (pthread_create(&core->keeper, NULL, keeper_main, core) != 0)
-        HS_BUG("cannot start the housekeeping thread");
     *out = core;
     return 0;
 fail:
@@ -118,11 +116,13 @@ void hs_core_close(hs_core *core)
 {
     if (!core)
         return;
-    pthread_mutex_lock(&core->keeper_lock);
-    core->keeper_stop = 1;
-    pthread_cond_signal(&core->keeper_wake);
-    pthread_mutex_unlock(&core->keeper_lock);
-    pthread_join(core->keeper, NULL);
+    if (core->keeper_started) {
+        pthread_mutex_lock(&core->keeper_lock);
+        core->keeper_stop = 1;
+        pthread_cond_signal(&core->keeper_wake);
+        pthread_mutex_unlock(&core->keeper_lock);
+        pthread_join(core->keeper, NULL);
+    }
     pthread_mutex_destroy(&core->keeper_lock);
     pthread_cond_destroy(&core->keeper_wake);
     hs_pool_free(core->pool);
@@ -132,6 +132,15 @@ void hs_core_close(hs_core *core)
         hs_snowflake_gen_release(&core->ids);
     hs_store_close(core->store);
     free(core);
+}
+
+void hs_core_start_housekeeping(hs_core *core)
+{
+    if (core->keeper_started)
+        return;
+    if (pthread_create(&core->keeper, NULL, keeper_main, core) != 0)
+        HS_BUG("cannot start the housekeeping thread");
+    core->keeper_started = 1;
 }
 
 const hs_config *hs_core_config(hs_core *core)

@@ -33,6 +33,9 @@ typedef struct hs_core hs_core;
 int hs_core_open(hs_core **out, const hs_config *cfg, hs_error *err);
 /* Drains the writer and the pool, then closes the database. NULL is allowed. */
 void hs_core_close(hs_core *core);
+/* Starts the timed housekeeping (every housekeeping-ms: archiving idle threads). The
+ * server does; tools that open the same database (hearthctl) do not. */
+void hs_core_start_housekeeping(hs_core *core);
 
 const hs_config *hs_core_config(hs_core *core);
 hs_store *hs_core_store(hs_core *core);

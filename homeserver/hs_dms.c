@@ -66,10 +66,9 @@ int hs_dm_allowed(hs_db *db, uint64_t a, uint64_t b)
     return shared;
 }
 
-json_t *hs_dm_channel_json(hs_db *db, uint64_t channel_id, uint64_t viewer_id)
+void hs_dm_view_for(json_t *channel, uint64_t viewer_id)
 {
-    json_t *c = hs_channel_json_any(db, channel_id, 1);
-    json_t *recipients = json_object_get(c, "recipients");
+    json_t *recipients = json_object_get(channel, "recipients");
     size_t i = 0;
     while (i < json_array_size(recipients)) {
         uint64_t id = 0;
@@ -79,6 +78,12 @@ json_t *hs_dm_channel_json(hs_db *db, uint64_t channel_id, uint64_t viewer_id)
         else
             i++;
     }
+}
+
+json_t *hs_dm_channel_json(hs_db *db, uint64_t channel_id, uint64_t viewer_id)
+{
+    json_t *c = hs_channel_json_any(db, channel_id, 1);
+    hs_dm_view_for(c, viewer_id);
     return c;
 }
 

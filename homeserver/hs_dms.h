@@ -33,6 +33,8 @@ int hs_dm_allowed(hs_db *db, uint64_t a, uint64_t b);
  * the viewer, as Discord's does. NULL when the channel does not exist.
  */
 json_t *hs_dm_channel_json(hs_db *db, uint64_t channel_id, uint64_t viewer_id);
+/* Takes viewer_id out of a DM channel object's `recipients` (in place): a user's view. */
+void hs_dm_view_for(json_t *channel, uint64_t viewer_id);
 
 /* The DMs and group DMs of user_id that are open for them, most recently active first. */
 json_t *hs_dm_list(hs_db *db, uint64_t user_id);

@@ -58,6 +58,7 @@ int main(int argc, char **argv)
         hs_log(HS_LOG_ERROR, "main", "%s", err.msg);
         goto out;
     }
+    hs_core_start_housekeeping(core);
     if (fed_keys_load(hs_core_config(core)->data_dir, NULL, &err) < 0) {
         hs_log(HS_LOG_ERROR, "main", "%s", err.msg);
         goto out;
